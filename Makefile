@@ -1,0 +1,61 @@
+# ocsflux — build, test and demo.
+#
+#   make test   install what the tests need (when missing), check formatting,
+#               go vet, and go test -race ./...
+#   make build  a static ocsflux binary in ./bin
+#
+# The tests run a real InfluxDB 1.x (Debian package influxdb) and a real
+# autobahn-python client (Debian package python3-autobahn, for Debian's
+# /usr/bin/python3). `make deps` installs them with apt-get when run as root
+# and otherwise says what to install.
+
+GO        ?= go
+PYTHON    ?= /usr/bin/python3
+APT_PKGS  := influxdb python3-autobahn
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+TESTFLAGS ?= -race -timeout 30m
+
+.PHONY: all build test deps check-deps fmt-check vet unit clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ocsflux ./cmd/ocsflux
+
+test: deps fmt-check vet unit
+
+# missing prints the Debian packages that are not usable yet.
+missing = $(strip \
+	$(if $(shell command -v influxd 2>/dev/null),,influxdb) \
+	$(if $(shell $(PYTHON) -c 'import autobahn' >/dev/null 2>&1 && echo ok),,python3-autobahn))
+
+deps:
+	@need="$(missing)"; \
+	if [ -z "$$need" ]; then echo "deps: influxd and python3-autobahn present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "deps: missing Debian packages: $$need"; \
+		echo "deps: install them as root:  apt-get update && apt-get install -y $$need"; \
+		exit 1; \
+	fi; \
+	echo "deps: installing $$need"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $$need
+	@$(MAKE) --no-print-directory check-deps
+
+check-deps:
+	@command -v influxd >/dev/null || { echo "deps: influxd still missing"; exit 1; }
+	@$(PYTHON) -c 'import autobahn' || { echo "deps: $(PYTHON) cannot import autobahn"; exit 1; }
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test $(TESTFLAGS) ./...
+
+clean:
+	rm -rf bin
