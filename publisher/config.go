@@ -1,0 +1,214 @@
+package publisher
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Config configures a Publisher. Zero numeric and string fields take the
+// defaults of DefaultConfig (New fills them in); booleans default to false.
+type Config struct {
+	// URL is the full base URL of InfluxDB ("https://influx.example:8086",
+	// a path prefix is kept). When set it overrides Host, Port and SSL.
+	// It must not hold credentials.
+	URL string
+	// Host (default "influxdb"), Port (default 8086) and SSL (https) build
+	// the base URL when URL is empty, as the Python agent's --host --port
+	// --ssl.
+	Host string
+	Port int
+	SSL  bool
+	// VerifySSL verifies the server certificate (Python: --verify-ssl,
+	// default false: not verified). A CAFile turns verification on.
+	VerifySSL bool
+	// CAFile is a PEM file of extra CA certificates to trust.
+	CAFile string
+
+	// Database (default "ocs_feeds") is written with /write?db=, checked
+	// with SHOW DATABASES and created when missing.
+	Database string
+	// RetentionPolicy, if set, is sent as /write?rp=.
+	RetentionPolicy string
+	// SkipDatabaseCheck skips SHOW DATABASES / CREATE DATABASE at start-up
+	// (for servers without them, e.g. InfluxDB 3 through its v1 API). A
+	// "database not found" reply still triggers CREATE DATABASE.
+	SkipDatabaseCheck bool
+
+	// Protocol is ProtocolLine (default) or ProtocolJSON.
+	Protocol Protocol
+	// Gzip compresses request bodies (Python: --gzip).
+	Gzip bool
+	// GzipLevel is the compression level, 1 (fastest) to 9 (smallest;
+	// the Python agent uses 9). Default DefaultGzipLevel.
+	GzipLevel int
+
+	// Credentials are sent on every request; see LoadCredentials.
+	Credentials Credentials
+
+	// BatchPoints (default 5000) and BatchBytes (default 4 MiB) close a
+	// batch when it reaches that many points or bytes of line protocol
+	// (uncompressed). FlushInterval (default 1 s) is the longest a point
+	// waits for its batch to be sent while InfluxDB keeps up.
+	BatchPoints   int
+	BatchBytes    int
+	FlushInterval time.Duration
+	// MaxPendingBytes (default 128 MiB) bounds the encoded data held in
+	// memory, waiting or kept for retry. When it is reached new points
+	// are dropped and counted (ReasonQueueFull).
+	MaxPendingBytes int
+
+	// Timeout (default 10 s) bounds each HTTP request.
+	Timeout time.Duration
+	// ConnectRetry (default 1 s, as Python) is the pause between start-up
+	// attempts while InfluxDB does not answer SHOW DATABASES.
+	ConnectRetry time.Duration
+	// RetryMin (default 1 s) and RetryMax (default 30 s) bound the
+	// exponential backoff (with ±20% jitter) between attempts to write a
+	// failed batch. A Retry-After reply header lengthens the wait (up to
+	// MaxRetryAfter).
+	RetryMin time.Duration
+	RetryMax time.Duration
+	// StopTimeout (default 5 s) is how long Run keeps writing after its
+	// context is cancelled; then in-flight requests are cancelled.
+	StopTimeout time.Duration
+	// LogInterval (default 10 s) is how often dropped values are logged,
+	// aggregated, with their agent, feed and field names.
+	LogInterval time.Duration
+}
+
+// Defaults.
+const (
+	DefaultHost            = "influxdb"
+	DefaultPort            = 8086
+	DefaultDatabase        = "ocs_feeds"
+	DefaultGzipLevel       = gzip.BestSpeed
+	DefaultBatchPoints     = 5000
+	DefaultBatchBytes      = 4 << 20
+	DefaultFlushInterval   = time.Second
+	DefaultMaxPendingBytes = 128 << 20
+	DefaultTimeout         = 10 * time.Second
+	DefaultConnectRetry    = time.Second
+	DefaultRetryMin        = time.Second
+	DefaultRetryMax        = 30 * time.Second
+	DefaultStopTimeout     = 5 * time.Second
+	DefaultLogInterval     = 10 * time.Second
+	// MaxRetryAfter caps how long a Retry-After header can delay a retry.
+	MaxRetryAfter = 5 * time.Minute
+	// maxBatchBytes keeps requests well under InfluxDB's default 25 MB
+	// max-body-size.
+	maxBatchBytes = 16 << 20
+)
+
+// DefaultConfig returns the defaults (the Python agent's where it has one).
+func DefaultConfig() Config {
+	c := Config{}
+	c.fillDefaults()
+	return c
+}
+
+func (c *Config) fillDefaults() {
+	setDefault(&c.Host, DefaultHost)
+	setDefault(&c.Port, DefaultPort)
+	setDefault(&c.Database, DefaultDatabase)
+	setDefault(&c.Protocol, ProtocolLine)
+	setDefault(&c.GzipLevel, DefaultGzipLevel)
+	setDefault(&c.BatchPoints, DefaultBatchPoints)
+	setDefault(&c.BatchBytes, DefaultBatchBytes)
+	setDefault(&c.FlushInterval, DefaultFlushInterval)
+	setDefault(&c.MaxPendingBytes, DefaultMaxPendingBytes)
+	setDefault(&c.Timeout, DefaultTimeout)
+	setDefault(&c.ConnectRetry, DefaultConnectRetry)
+	setDefault(&c.RetryMin, DefaultRetryMin)
+	setDefault(&c.RetryMax, DefaultRetryMax)
+	setDefault(&c.StopTimeout, DefaultStopTimeout)
+	setDefault(&c.LogInterval, DefaultLogInterval)
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// Validate reports the first invalid setting. It does not fill defaults:
+// validate DefaultConfig() with changes, or let New do both.
+func (c Config) Validate() error {
+	if _, err := c.BaseURL(); err != nil {
+		return err
+	}
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Database != "", "database must not be empty")
+	check(c.Protocol == ProtocolLine || c.Protocol == ProtocolJSON,
+		"protocol %q: must be %q or %q", c.Protocol, ProtocolLine, ProtocolJSON)
+	check(c.GzipLevel >= gzip.BestSpeed && c.GzipLevel <= gzip.BestCompression,
+		"gzip level %d: must be 1 to 9", c.GzipLevel)
+	check(c.BatchPoints >= 1, "batch points %d: must be at least 1", c.BatchPoints)
+	check(c.BatchBytes >= 1 && c.BatchBytes <= maxBatchBytes,
+		"batch bytes %d: must be 1 to %d", c.BatchBytes, maxBatchBytes)
+	check(c.MaxPendingBytes >= c.BatchBytes,
+		"max pending bytes %d: must be at least batch bytes (%d)", c.MaxPendingBytes, c.BatchBytes)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"flush interval", c.FlushInterval}, {"timeout", c.Timeout},
+		{"connect retry", c.ConnectRetry}, {"retry min", c.RetryMin},
+		{"retry max", c.RetryMax}, {"stop timeout", c.StopTimeout},
+		{"log interval", c.LogInterval},
+	} {
+		check(d.v > 0, "%s %v: must be positive", d.name, d.v)
+	}
+	check(c.RetryMax >= c.RetryMin, "retry max %v: must be at least retry min %v", c.RetryMax, c.RetryMin)
+	return errors.Join(errs...)
+}
+
+// BaseURL returns the InfluxDB base URL the requests go to: URL, or
+// http[s]://Host:Port.
+func (c Config) BaseURL() (*url.URL, error) {
+	if c.URL == "" {
+		if c.Host == "" {
+			return nil, errors.New("host must not be empty")
+		}
+		if c.Port < 1 || c.Port > 65535 {
+			return nil, fmt.Errorf("port %d: must be 1 to 65535", c.Port)
+		}
+		scheme := "http"
+		if c.SSL {
+			scheme = "https"
+		}
+		host := strings.TrimSuffix(strings.TrimPrefix(c.Host, "["), "]")
+		return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(c.Port))}, nil
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		// url.Parse quotes the input; it must not hold credentials, so
+		// say only what is wrong.
+		return nil, errors.New("url: not a valid URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("url: scheme %q: must be http or https", u.Scheme)
+	case u.User != nil:
+		return nil, errors.New("url: must not contain credentials; use INFLUXDB_USERNAME/INFLUXDB_PASSWORD or INFLUXDB_TOKEN")
+	case u.Host == "":
+		return nil, errors.New("url: no host")
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, errors.New("url: must not have a query or fragment")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}

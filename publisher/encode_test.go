@@ -1,0 +1,339 @@
+package publisher_test
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/influxdata/influxdb1-client/models"
+
+	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/publisher"
+)
+
+// TestGolden walks testdata/golden/<case>/: event.json is an OCS feed event
+// argument, line.lp the body the Python agent writes with --protocol line
+// (worked_example: ocs-protocol.md §7.9; fake_data*: bodies captured from
+// the Python agent, reference-output.md §7; floats: Python repr of each
+// value), json.lp (when present) what its --protocol json writes (§7.9 and,
+// for the captures, timestamps computed with Python's datetime).
+func TestGolden(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/golden/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadEvent(t, filepath.Join(dir, "event.json"))
+			for _, proto := range []publisher.Protocol{publisher.ProtocolLine, publisher.ProtocolJSON} {
+				want, err := os.ReadFile(filepath.Join(dir, string(proto)+".lp"))
+				if os.IsNotExist(err) {
+					if proto == publisher.ProtocolLine {
+						t.Fatalf("missing line.lp")
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var rejects []publisher.Reject
+				enc := publisher.Encoder{Protocol: proto, OnReject: func(r publisher.Reject) { rejects = append(rejects, r) }}
+				got, n := enc.AppendMessage([]byte("keep\n"), m)
+				if !bytes.HasPrefix(got, []byte("keep\n")) {
+					t.Errorf("%s: the caller's bytes were changed", proto)
+				}
+				got = got[len("keep\n"):]
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s: body differs\n got: %s\nwant: %s", proto, got, want)
+				}
+				if wantN := bytes.Count(want, []byte("\n")); n != wantN {
+					t.Errorf("%s: %d lines reported, want %d", proto, n, wantN)
+				}
+				if len(rejects) != 0 {
+					t.Errorf("%s: rejects %+v for well-formed input", proto, rejects)
+				}
+				if _, err := models.ParsePoints(got); err != nil {
+					t.Errorf("%s: models.ParsePoints: %v", proto, err)
+				}
+			}
+		})
+	}
+}
+
+// TestTimestampConversion checks int64(t*1e9) against the values of
+// ocs-protocol.md §7.6 and the captures.
+func TestTimestampConversion(t *testing.T) {
+	for _, c := range []struct {
+		t    float64
+		line string
+	}{
+		{1700000000.25, "1700000000249999872"},
+		{1795294567.9462838, "1795294567946283776"},
+		{1795294720.378768, "1795294720378767872"},
+		{1795294722.211002, "1795294722211002112"},
+		{-1.5, "-1500000000"},
+		{0, "0"},
+		{9223372036.854775, "9223372036854774784"},
+	} {
+		m := msg("a", "f", []float64{c.t}, field("x", feeds.Int(1)))
+		var enc publisher.Encoder
+		got, _ := enc.AppendMessage(nil, m)
+		want := "a,feed=f x=1i " + c.line + "\n"
+		if string(got) != want {
+			t.Errorf("t=%v: got %q, want %q", c.t, got, want)
+		}
+	}
+}
+
+// TestRejects checks that values InfluxDB would refuse are left out and
+// reported with their names and reasons, without losing the rest.
+func TestRejects(t *testing.T) {
+	long := strings.Repeat("x", publisher.MaxStringLen+1)
+	okString := strings.Repeat("y", publisher.MaxStringLen)
+	cases := []struct {
+		name    string
+		m       *feeds.Message
+		proto   publisher.Protocol
+		want    string
+		rejects []publisher.Reject
+	}{
+		{
+			name: "nan and inf dropped per field",
+			m: msg("a", "f", []float64{1, 2, 3},
+				field("x", feeds.Float(math.NaN()), feeds.Float(math.Inf(1)), feeds.Float(math.Inf(-1))),
+				field("y", feeds.Int(1), feeds.Int(2), feeds.Int(3))),
+			want: "a,feed=f y=1i 1000000000\na,feed=f y=2i 2000000000\na,feed=f y=3i 3000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonNonFinite, Agent: "a", Feed: "f", Field: "x", Count: 1},
+				{Reason: publisher.ReasonNonFinite, Agent: "a", Feed: "f", Field: "x", Count: 1},
+				{Reason: publisher.ReasonNonFinite, Agent: "a", Feed: "f", Field: "x", Count: 1},
+			},
+		},
+		{
+			name: "point without any writable field",
+			m:    msg("a", "f", []float64{1}, field("x", feeds.Float(math.NaN()))),
+			want: "",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonNonFinite, Agent: "a", Feed: "f", Field: "x", Count: 1},
+				{Reason: publisher.ReasonNoFields, Agent: "a", Feed: "f", Count: 1},
+			},
+		},
+		{
+			name: "field key time",
+			m:    msg("a", "f", []float64{1, 2}, field("time", feeds.Int(1), feeds.Int(2)), field("v", feeds.Bool(true), feeds.Bool(false))),
+			want: "a,feed=f v=True 1000000000\na,feed=f v=False 2000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonTimeField, Agent: "a", Feed: "f", Field: "time", Count: 2},
+			},
+		},
+		{
+			name: "bad field keys",
+			m: msg("a", "f", []float64{1},
+				field("", feeds.Int(1)), field("a\nb", feeds.Int(1)), field(`tr\`, feeds.Int(1)),
+				field(`b\,c`, feeds.Int(1)), field("ok", feeds.Int(7))),
+			want: "a,feed=f ok=7i 1000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonFieldKey, Agent: "a", Feed: "f", Field: "", Count: 1},
+				{Reason: publisher.ReasonFieldKey, Agent: "a", Feed: "f", Field: "a\nb", Count: 1},
+				{Reason: publisher.ReasonFieldKey, Agent: "a", Feed: "f", Field: `tr\`, Count: 1},
+				{Reason: publisher.ReasonFieldKey, Agent: "a", Feed: "f", Field: `b\,c`, Count: 1},
+			},
+		},
+		{
+			name: "long string",
+			m:    msg("a", "f", []float64{1}, field("s", feeds.String(long)), field("t", feeds.String(okString))),
+			want: `a,feed=f t="` + okString + "\" 1000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonLongString, Agent: "a", Feed: "f", Field: "s", Count: 1},
+			},
+		},
+		{
+			name: "null, array, object",
+			m:    msg("a", "f", []float64{1}, field("n", feeds.Value{}), field("v", feeds.Float(0.5))),
+			want: "a,feed=f v=0.5 1000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonInvalidValue, Agent: "a", Feed: "f", Field: "n", Count: 1},
+			},
+		},
+		{
+			name: "short data array",
+			m:    msg("a", "f", []float64{1, 2}, field("x", feeds.Int(1)), field("y", feeds.Int(5), feeds.Int(6))),
+			want: "a,feed=f x=1i,y=5i 1000000000\na,feed=f y=6i 2000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonShortData, Agent: "a", Feed: "f", Field: "x", Count: 1},
+			},
+		},
+		{
+			name: "timestamps NaN, Inf, overflow, out of range",
+			m: msg("a", "f", []float64{math.NaN(), math.Inf(1), 1e300, -9.3e9, 9.3e9, 5},
+				field("x", feeds.Int(1), feeds.Int(2), feeds.Int(3), feeds.Int(4), feeds.Int(5), feeds.Int(6))),
+			want: "a,feed=f x=6i 5000000000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+			},
+		},
+		{
+			name:  "json: year 10000 and NaN timestamps",
+			proto: publisher.ProtocolJSON,
+			m: msg("a", "f", []float64{1e12, math.NaN(), 2.5e-06, 3.5e-06, 1.0000005},
+				field("x", feeds.Int(1), feeds.Int(2), feeds.Int(3), feeds.Int(4), feeds.Int(5))),
+			// Python datetime: 2.5 µs → 2 µs, 3.5 µs → 4 µs (half to even);
+			// 1.0000005's double is just above the half.
+			want: "a,feed=f x=3i 2000\na,feed=f x=4i 4000\na,feed=f x=5i 1000001000\n",
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+				{Reason: publisher.ReasonTimestamp, Agent: "a", Feed: "f", Count: 1},
+			},
+		},
+		{
+			name: "bad measurement",
+			m:    msg("#agent", "f", []float64{1, 2}, field("x", feeds.Int(1), feeds.Int(2))),
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonMeasurement, Agent: "#agent", Feed: "f", Count: 2},
+			},
+		},
+		{
+			name: "empty feed name",
+			m:    msg("a", "", []float64{1}, field("x", feeds.Int(1))),
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonFeedName, Agent: "a", Feed: "", Count: 1},
+			},
+		},
+		{
+			name: "measurement with a tab",
+			m:    msg("a\tb", "f", []float64{1}, field("x", feeds.Int(1))),
+			rejects: []publisher.Reject{
+				{Reason: publisher.ReasonMeasurement, Agent: "a\tb", Feed: "f", Count: 1},
+			},
+		},
+		{
+			name: "empty message and empty block",
+			m: &feeds.Message{Info: feeds.Info{AgentAddress: "a", FeedName: "f", Record: true},
+				Blocks: []feeds.Block{{Name: "e", Fields: []feeds.Field{{Name: "x"}}}}},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []publisher.Reject
+			enc := publisher.Encoder{Protocol: c.proto, OnReject: func(r publisher.Reject) { got = append(got, r) }}
+			out, _ := enc.AppendMessage(nil, c.m)
+			if string(out) != c.want {
+				t.Errorf("body\n got: %q\nwant: %q", out, c.want)
+			}
+			if !reflect.DeepEqual(got, c.rejects) {
+				t.Errorf("rejects\n got: %+v\nwant: %+v", got, c.rejects)
+			}
+		})
+	}
+}
+
+// TestEscaping checks that names and strings with every special character
+// parse back (influxdb1-client models) to exactly what was sent.
+func TestEscaping(t *testing.T) {
+	str := "a \"quoted\" \\back\\slash\\, comma, eq=, space  and\nnew\r\nlines\\"
+	m := msg(`obs,er vatory=x\y`, `fe ed,=x`, []float64{1.5},
+		field(`k e,y=1`, feeds.String(str)),
+		field(`q"uote`, feeds.String(`\`)),
+		field("ünï", feeds.String("")),
+	)
+	var enc publisher.Encoder
+	enc.OnReject = func(r publisher.Reject) { t.Errorf("unexpected reject %+v", r) }
+	out, n := enc.AppendMessage(nil, m)
+	if n != 1 {
+		t.Fatalf("%d lines, want 1: %q", n, out)
+	}
+	want := `obs\,er\ vatory=x\y,feed=fe\ ed\,\=x k\ e\,y\=1="a \"quoted\" \\back\\slash\\, comma, eq=, space  and` +
+		"\nnew\r\nlines\\\\\",q\"uote=\"\\\\\",ünï=\"\" 1500000000\n"
+	if string(out) != want {
+		t.Errorf("line\n got: %q\nwant: %q", out, want)
+	}
+	pts, err := models.ParsePoints(out)
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("ParsePoints: %d points, %v", len(pts), err)
+	}
+	p := pts[0]
+	if string(p.Name()) != `obs,er vatory=x\y` {
+		t.Errorf("measurement %q", p.Name())
+	}
+	if tags := p.Tags(); len(tags) != 1 || string(tags[0].Key) != "feed" || string(tags[0].Value) != `fe ed,=x` {
+		t.Errorf("tags %v", tags)
+	}
+	fields, err := p.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields := models.Fields{`k e,y=1`: str, `q"uote`: `\`, "ünï": ""}
+	if !reflect.DeepEqual(fields, wantFields) {
+		t.Errorf("fields\n got: %q\nwant: %q", fields, wantFields)
+	}
+}
+
+// TestEncoderNoAllocs checks the encode path allocates nothing per point
+// once the encoder and the buffer have grown.
+func TestEncoderNoAllocs(t *testing.T) {
+	m := benchMessage(100, 10)
+	m.Blocks[0].Fields = append(m.Blocks[0].Fields, field("s", make([]feeds.Value, 100)...))
+	for i := range m.Blocks[0].Fields[10].Values {
+		m.Blocks[0].Fields[10].Values[i] = feeds.String(`needs "escaping"`)
+	}
+	var enc publisher.Encoder
+	buf, _ := enc.AppendMessage(nil, m)
+	for _, proto := range []publisher.Protocol{publisher.ProtocolLine, publisher.ProtocolJSON} {
+		enc.Protocol = proto
+		n := testing.AllocsPerRun(20, func() {
+			buf, _ = enc.AppendMessage(buf[:0], m)
+		})
+		if n != 0 {
+			t.Errorf("%s: %v allocations per 100-point message, want 0", proto, n)
+		}
+	}
+}
+
+// TestRecordable checks the feed filter: record must be true and
+// agg_params.exclude_influx not truthy in Python's sense.
+func TestRecordable(t *testing.T) {
+	for _, c := range []struct {
+		record bool
+		agg    map[string]any
+		want   bool
+	}{
+		{true, nil, true},
+		{true, map[string]any{"frame_length": 60.0}, true},
+		{false, nil, false},
+		{true, map[string]any{"exclude_influx": true}, false},
+		{true, map[string]any{"exclude_influx": false}, true},
+		{true, map[string]any{"exclude_influx": nil}, true},
+		{true, map[string]any{"exclude_influx": 1.0}, false},
+		{true, map[string]any{"exclude_influx": 0.0}, true},
+		{true, map[string]any{"exclude_influx": int64(2)}, false},
+		{true, map[string]any{"exclude_influx": "no"}, false}, // non-empty string
+		{true, map[string]any{"exclude_influx": ""}, true},
+		{true, map[string]any{"exclude_influx": []any{}}, true},
+		{true, map[string]any{"exclude_influx": []any{0}}, false},
+		{true, map[string]any{"exclude_influx": map[string]any{}}, true},
+		{true, map[string]any{"exclude_influx": uint8(1)}, false},
+	} {
+		info := feeds.Info{Record: c.record, AggParams: c.agg}
+		if got := publisher.Recordable(&info); got != c.want {
+			t.Errorf("record=%v agg=%v: %v, want %v", c.record, c.agg, got, c.want)
+		}
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,186 @@
+package publisher_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/publisher"
+)
+
+func TestAppendPyFloat(t *testing.T) {
+	for _, c := range []struct {
+		f    float64
+		want string
+	}{
+		{1.5, "1.5"},
+		{2.0, "2.0"},
+		{1e-05, "1e-05"},
+		{1e+16, "1e+16"},
+		{0.1, "0.1"},
+		{1000000.0, "1000000.0"},
+		{1.5e+300, "1.5e+300"},
+		{0.0001, "0.0001"},
+		{0.00012345, "0.00012345"},
+		{9999999999999998.0, "9999999999999998.0"},
+		{123456789012345678.0, "1.2345678901234568e+17"},
+		{1e15, "1000000000000000.0"},
+		{-2.5, "-2.5"},
+		{-1e-7, "-1e-07"},
+		{0, "0.0"},
+		{math.Copysign(0, -1), "-0.0"},
+		{5e-324, "5e-324"},
+		{math.MaxFloat64, "1.7976931348623157e+308"},
+		{1.0 / 3, "0.3333333333333333"},
+		{123.456, "123.456"},
+		{100, "100.0"},
+		{1e22, "1e+22"},
+		{0.06564382962477736, "0.06564382962477736"},
+		{math.NaN(), "nan"},
+		{math.Inf(1), "inf"},
+		{math.Inf(-1), "-inf"},
+	} {
+		if got := string(publisher.AppendPyFloat([]byte("x="), c.f)); got != "x="+c.want {
+			t.Errorf("AppendPyFloat(%v) = %q, want %q", c.f, got, "x="+c.want)
+		}
+	}
+}
+
+func TestAppendPyFloatAllocs(t *testing.T) {
+	buf := make([]byte, 0, 64)
+	n := testing.AllocsPerRun(1000, func() {
+		buf = publisher.AppendPyFloat(buf[:0], 0.12142123334563176)
+		buf = publisher.AppendPyFloat(buf[:0], 1e-05)
+	})
+	if n != 0 {
+		t.Errorf("AppendPyFloat allocates %v times per call pair, want 0", n)
+	}
+}
+
+// TestAppendPyFloatMatchesPython compares with CPython's repr on floats
+// from every range: random bit patterns, decimal-looking values, integers,
+// powers of ten around the fixed/exponent switch.
+func TestAppendPyFloatMatchesPython(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("%s is needed to compare with Python's repr: %v", python, err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var vals []float64
+	for e := -330; e <= 310; e++ {
+		for _, m := range []float64{1, 1.5, 9.999999999999999, 2.5} {
+			vals = append(vals, m*math.Pow(10, float64(e)))
+		}
+	}
+	for i := 0; i < 5000; i++ {
+		f := math.Float64frombits(rng.Uint64())
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		vals = append(vals, f)
+	}
+	for i := 0; i < 3000; i++ {
+		vals = append(vals, rng.Float64()*math.Pow(10, float64(rng.IntN(40)-20)))
+		vals = append(vals, float64(rng.Int64N(1<<62))*-1)
+		vals = append(vals, math.Round(rng.Float64()*1e6)/1e3)
+	}
+
+	var in bytes.Buffer
+	for _, f := range vals {
+		fmt.Fprintf(&in, "%x\n", math.Float64bits(f))
+	}
+	cmd := exec.Command(python, "-c", `
+import sys, struct
+for line in sys.stdin:
+    print(repr(struct.unpack('<d', int(line, 16).to_bytes(8, 'little'))[0]))
+`)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run %s: %v", python, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	i, bad := 0, 0
+	for sc.Scan() {
+		if i >= len(vals) {
+			t.Fatalf("python printed more lines than values")
+		}
+		want := sc.Text()
+		if got := string(publisher.AppendPyFloat(nil, vals[i])); got != want {
+			bad++
+			if bad <= 10 {
+				t.Errorf("%s (bits %x): got %q, Python repr %q", strconv.FormatFloat(vals[i], 'g', -1, 64),
+					math.Float64bits(vals[i]), got, want)
+			}
+		}
+		i++
+	}
+	if i != len(vals) {
+		t.Fatalf("python printed %d lines for %d values", i, len(vals))
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d floats differ from Python", bad, len(vals))
+	}
+	t.Logf("compared %d floats with %s", len(vals), strings.TrimSpace(python))
+}
+
+// TestJSONTimestampsMatchPython compares the --protocol json timestamps with
+// Python's datetime.fromtimestamp on random times.
+func TestJSONTimestampsMatchPython(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("%s is needed to compare with Python's datetime: %v", python, err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ts []float64
+	for i := 0; i < 3000; i++ {
+		ts = append(ts, 1.7e9+rng.Float64()*2e8)
+		ts = append(ts, (rng.Float64()-0.5)*1e10)
+		ts = append(ts, float64(rng.IntN(1e9))+float64(rng.IntN(1e6))/1e6+5e-7)
+	}
+	var in bytes.Buffer
+	for _, f := range ts {
+		fmt.Fprintf(&in, "%x\n", math.Float64bits(f))
+	}
+	cmd := exec.Command(python, "-c", `
+import sys, struct, datetime
+e = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+for line in sys.stdin:
+    t = struct.unpack('<d', int(line, 16).to_bytes(8, 'little'))[0]
+    dt = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
+    print(((dt - e) // datetime.timedelta(microseconds=1)) * 1000)
+`)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run %s: %v", python, err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != len(ts) {
+		t.Fatalf("python printed %d lines for %d times", len(lines), len(ts))
+	}
+	bad := 0
+	for i, f := range ts {
+		m := msg("a", "f", []float64{f}, field("x", feeds.Int(1)))
+		enc := publisher.Encoder{Protocol: publisher.ProtocolJSON}
+		got, _ := enc.AppendMessage(nil, m)
+		want := "a,feed=f x=1i " + lines[i] + "\n"
+		if string(got) != want {
+			bad++
+			if bad <= 10 {
+				t.Errorf("t=%v: got %q, want %q", f, got, want)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d timestamps differ from Python", bad, len(ts))
+	}
+}

@@ -1,0 +1,141 @@
+package publisher
+
+import (
+	"sort"
+	"time"
+)
+
+// Stats is a snapshot of the publisher's counters and state.
+type Stats struct {
+	// Connected is false until InfluxDB answered the start-up database
+	// check, and afterwards false while writes fail (the Python agent's
+	// session data "connected").
+	Connected bool
+	// Degraded says why InfluxDB is unreachable or refusing the data
+	// (e.g. "authentication failed (HTTP 401): ..."); empty when writes
+	// succeed. Credentials never appear in it.
+	Degraded string
+
+	// Received counts points (samples) of recordable messages given to
+	// Enqueue; Skipped counts messages of feeds not recorded.
+	Received uint64
+	Skipped  uint64
+	// Written counts points InfluxDB stored.
+	Written uint64
+	// RejectedPoints counts points not written, for any point reason.
+	RejectedPoints uint64
+	// Rejected counts by reason: point reasons count points, field
+	// reasons count single values left out of written points.
+	Rejected map[Reason]uint64
+	// PendingPoints and PendingBytes are the data waiting to be written,
+	// including batches kept for retry.
+	PendingPoints int
+	PendingBytes  int
+
+	// Batches counts successful write requests; FailedWrites counts write
+	// requests that failed and were kept for retry.
+	Batches      uint64
+	FailedWrites uint64
+	// BytesSent counts request body bytes sent to /write (compressed when
+	// gzip is on), for every attempt.
+	BytesSent uint64
+	// LastWriteLatency is the duration of the last write request, LastWrite
+	// the time the last successful one completed.
+	LastWriteLatency time.Duration
+	LastWrite        time.Time
+
+	// Feeds has one entry per agent/feed seen, sorted by agent and feed.
+	Feeds []FeedStats
+}
+
+// FeedStats are the counters of one feed.
+type FeedStats struct {
+	Agent, Feed string
+	// Received and Written count points.
+	Received, Written uint64
+	// LastWritten is when a batch holding points of this feed was last
+	// stored; zero if never.
+	LastWritten time.Time
+}
+
+// counters are the publisher's counters, guarded by its mutex.
+type counters struct {
+	received, skipped, written, rejectedPoints uint64
+	rejected                                   map[Reason]uint64
+	batches, failedWrites, bytesSent           uint64
+	lastLatency                                time.Duration
+	lastWrite                                  time.Time
+}
+
+// feedKey identifies a feed.
+type feedKey struct{ agent, feed string }
+
+// feedStat are the counters of one feed, guarded by the publisher's mutex.
+type feedStat struct {
+	agent, feed       string
+	received, written uint64
+	lastWritten       time.Time
+	// batchSeq/batchIdx: the open batch this feed last added a line to and
+	// its index in that batch's feeds, so adding a line is O(1).
+	batchSeq uint64
+	batchIdx int
+}
+
+func (p *Publisher) feedStatLocked(agent, feed string) *feedStat {
+	if fs, ok := p.feeds[feedKey{agent, feed}]; ok {
+		return fs
+	}
+	fs := &feedStat{agent: agent, feed: feed}
+	p.feeds[feedKey{agent, feed}] = fs
+	return fs
+}
+
+// rejectLocked counts a rejection and queues it for the periodic log.
+func (p *Publisher) rejectLocked(r Reject) {
+	if r.Count == 0 {
+		return
+	}
+	p.st.rejected[r.Reason] += r.Count
+	if isPointReason(r.Reason) {
+		p.st.rejectedPoints += r.Count
+	}
+	p.rejects.add(r)
+}
+
+// Stats returns a snapshot of the counters. It is safe to call at any time
+// from any goroutine.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{
+		Connected:        p.connected,
+		Degraded:         p.degraded,
+		Received:         p.st.received,
+		Skipped:          p.st.skipped,
+		Written:          p.st.written,
+		RejectedPoints:   p.st.rejectedPoints,
+		Rejected:         make(map[Reason]uint64, len(p.st.rejected)),
+		PendingPoints:    p.pendingPoints,
+		PendingBytes:     p.pendingBytes,
+		Batches:          p.st.batches,
+		FailedWrites:     p.st.failedWrites,
+		BytesSent:        p.st.bytesSent,
+		LastWriteLatency: p.st.lastLatency,
+		LastWrite:        p.st.lastWrite,
+		Feeds:            make([]FeedStats, 0, len(p.feeds)),
+	}
+	for r, n := range p.st.rejected {
+		s.Rejected[r] = n
+	}
+	for _, fs := range p.feeds {
+		s.Feeds = append(s.Feeds, FeedStats{Agent: fs.agent, Feed: fs.feed,
+			Received: fs.received, Written: fs.written, LastWritten: fs.lastWritten})
+	}
+	sort.Slice(s.Feeds, func(i, j int) bool {
+		if s.Feeds[i].Agent != s.Feeds[j].Agent {
+			return s.Feeds[i].Agent < s.Feeds[j].Agent
+		}
+		return s.Feeds[i].Feed < s.Feeds[j].Feed
+	})
+	return s
+}
