@@ -1,0 +1,138 @@
+package agents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+
+	"github.com/gammazero/nexus/v3/client"
+	"github.com/gammazero/nexus/v3/transport"
+	"github.com/gammazero/nexus/v3/transport/serialize"
+	"github.com/gammazero/nexus/v3/wamp"
+)
+
+// dial opens a WebSocket to the router and joins the realm.
+func (a *Agent) dial(ctx context.Context) (*client.Client, error) {
+	u, err := url.Parse(a.cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("wamp_server %q: %w", a.cfg.URL, err)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	}
+	var ser serialize.Serialization
+	switch a.cfg.Serialization {
+	case "json":
+		ser = serialize.JSON
+	case "cbor":
+		ser = serialize.CBOR
+	default:
+		ser = serialize.MSGPACK
+	}
+	nexusLog := slog.NewLogLogger(a.log.With("component", "nexus").Handler(), slog.LevelDebug)
+	keepAlive := a.cfg.KeepAlive
+	if keepAlive < 0 {
+		keepAlive = 0
+	}
+	dctx, cancel := context.WithTimeout(ctx, a.cfg.ResponseTimeout)
+	defer cancel()
+	p, err := transport.ConnectWebsocketPeer(dctx, u.String(), ser, a.cfg.TLSConfig, nexusLog,
+		&transport.WebsocketConfig{KeepAlive: keepAlive})
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", a.cfg.URL, err)
+	}
+	c, err := client.NewClient(newGuardedPeer(p), client.Config{
+		Realm:           a.cfg.Realm,
+		ResponseTimeout: a.cfg.ResponseTimeout,
+		Logger:          nexusLog,
+		Serialization:   ser,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join realm %q at %s: %w", a.cfg.Realm, a.cfg.URL, err)
+	}
+	return c, nil
+}
+
+// guardedPeer wraps a nexus transport peer so that nothing sending on it
+// can block forever or panic once the connection is gone. nexus's
+// WebSocket peer has an unbuffered send channel that nobody reads after its
+// writer stopped and that Close closes, so a Publish racing with a lost
+// connection could hang or hit a closed channel. Here sends go to a buffered
+// channel that is never closed; a forwarder passes them on while the
+// connection lives and discards them once it is dead.
+type guardedPeer struct {
+	inner    wamp.Peer
+	wr       chan wamp.Message
+	rd       chan wamp.Message
+	stop     chan struct{}
+	dead     chan struct{} // closed when the inner peer's receive channel closed
+	sendDone chan struct{}
+	recvDone chan struct{}
+	once     sync.Once
+}
+
+func newGuardedPeer(inner wamp.Peer) *guardedPeer {
+	g := &guardedPeer{
+		inner:    inner,
+		wr:       make(chan wamp.Message, 64),
+		rd:       make(chan wamp.Message),
+		stop:     make(chan struct{}),
+		dead:     make(chan struct{}),
+		sendDone: make(chan struct{}),
+		recvDone: make(chan struct{}),
+	}
+	go g.forwardSend()
+	go g.forwardRecv()
+	return g
+}
+
+func (g *guardedPeer) Recv() <-chan wamp.Message { return g.rd }
+func (g *guardedPeer) Send() chan<- wamp.Message { return g.wr }
+func (g *guardedPeer) IsLocal() bool             { return g.inner.IsLocal() }
+
+// Close stops the forwarders and closes the inner peer.
+func (g *guardedPeer) Close() {
+	g.once.Do(func() {
+		close(g.stop)
+		<-g.sendDone
+		g.inner.Close()
+		<-g.recvDone
+	})
+}
+
+func (g *guardedPeer) forwardSend() {
+	defer close(g.sendDone)
+	for {
+		select {
+		case m := <-g.wr:
+			select {
+			case g.inner.Send() <- m:
+			case <-g.dead: // connection gone: the message is lost
+			case <-g.stop:
+				return
+			}
+		case <-g.stop:
+			return
+		}
+	}
+}
+
+// forwardRecv passes received messages on until the inner peer's channel
+// closes; after Close it keeps draining (discarding) so the inner peer can
+// finish.
+func (g *guardedPeer) forwardRecv() {
+	defer close(g.recvDone)
+	defer close(g.dead)
+	defer close(g.rd)
+	for m := range g.inner.Recv() {
+		select {
+		case g.rd <- m:
+		case <-g.stop:
+		}
+	}
+}
