@@ -131,7 +131,7 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 	var done uint64
 	p.enc.Reset(m)
 	for {
-		if p.pendingBytes >= p.cfg.MaxPendingBytes {
+		if p.pendingBytes >= p.cfg.MaxPendingBytes && done < n {
 			p.rejectLocked(Reject{Reason: ReasonQueueFull, Agent: m.Info.AgentAddress, Feed: m.Info.FeedName, Count: n - done})
 			p.enc.Reset(&feeds.Message{}) // forget m
 			if wasEmpty && p.pendingPoints > 0 {

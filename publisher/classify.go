@@ -231,10 +231,15 @@ func parseDropped(msg string) (int, []Reject) {
 	}
 
 	var rejects []Reject
-	if m, f, ok := typeConflictNames(msg); ok {
-		rejects = append(rejects, Reject{Reason: ReasonTypeConflict, Agent: m, Field: f, Count: uint64(dropped)})
-	} else if dropped > 0 {
-		rejects = append(rejects, Reject{Reason: ReasonServerDropped, Count: uint64(dropped)})
+	if dropped > 0 {
+		r := Reject{Reason: ReasonServerDropped, Count: uint64(dropped)}
+		if strings.Contains(msg, "field type conflict") {
+			r.Reason = ReasonTypeConflict
+		}
+		// "field type conflict: input field ..." and "invalid field name:
+		// input field ..." name the first offending field.
+		r.Agent, r.Field, _ = inputFieldNames(msg)
+		rejects = append(rejects, r)
 	}
 
 	const unparsable = "unable to parse '"
@@ -248,7 +253,7 @@ func parseDropped(msg string) (int, []Reject) {
 		if j := strings.Index(rest, "': "); j >= 0 {
 			line = rest[:j]
 		}
-		name, tags := models.ParseKey([]byte(line))
+		name, tags := models.ParseKey([]byte(seriesKey(line)))
 		rejects = append(rejects, Reject{Reason: ReasonUnparsable, Agent: name,
 			Feed: tags.GetString("feed"), Count: 1})
 		dropped++
@@ -256,9 +261,9 @@ func parseDropped(msg string) (int, []Reject) {
 	return dropped, rejects
 }
 
-// typeConflictNames extracts measurement and field from InfluxDB's
-// `input field "x" on measurement "m" is type ...` (Go-quoted names).
-func typeConflictNames(msg string) (measurement, field string, ok bool) {
+// inputFieldNames extracts measurement and field from InfluxDB's
+// `input field "x" on measurement "m" ...` (Go-quoted names).
+func inputFieldNames(msg string) (measurement, field string, ok bool) {
 	const fieldP, measP = `input field `, ` on measurement `
 	i := strings.Index(msg, fieldP)
 	if i < 0 {
@@ -281,4 +286,18 @@ func typeConflictNames(msg string) (measurement, field string, ok bool) {
 	field, _ = strconv.Unquote(qf)
 	measurement, _ = strconv.Unquote(qm)
 	return measurement, field, true
+}
+
+// seriesKey returns the measurement-and-tags part of a line: up to the
+// first space that is not backslash-escaped.
+func seriesKey(line string) string {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case ' ':
+			return line[:i]
+		}
+	}
+	return line
 }
