@@ -109,7 +109,7 @@ func newFixture(t *testing.T, mod func(cfg *agents.Config), extra func(a *agents
 		},
 	}))
 	must(t, a.RegisterProcess(agents.OpSpec{
-		Name: "data",
+		Name:   "data",
 		Params: []agents.Param{{Key: "x", Type: agents.Float, HasDefault: true}},
 		Run: func(s *agents.Session, p agents.Params) (bool, string, error) {
 			s.SetData(map[string]any{

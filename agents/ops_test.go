@@ -205,7 +205,7 @@ func TestOpsReplies(t *testing.T) {
 		{name: "24 start test_mode takes the next id", args: []any{"start", "record", map[string]any{"test_mode": true}}, code: 0,
 			msg: `Started process "record".`, sess: sess("starting", 2, 1)},
 		{name: "29-like test_mode run ends", args: []any{"wait", "record", map[string]any{}}, code: 0,
-			msg: `Operation "record" is currently not running (SUCCEEDED).`,
+			msg:  `Operation "record" is currently not running (SUCCEEDED).`,
 			sess: withMessages(sess("done", 5, 1), `Status is now "starting".`, `Status is now "running".`, "Aggregation has ended", `Status is now "done".`)},
 		{name: "start task", args: []any{"start", "delay_task", map[string]any{"delay": 30}}, code: 0, msg: `Started task "delay_task".`, sess: sess("starting", 2, 2)},
 		{name: "14 abort", before: func(t *testing.T) { f.waitStatus(t, "delay_task", "running") },
