@@ -133,8 +133,8 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 	for {
 		if p.pendingBytes >= p.cfg.MaxPendingBytes && done < n {
 			p.rejectLocked(Reject{Reason: ReasonQueueFull, Agent: m.Info.AgentAddress, Feed: m.Info.FeedName, Count: n - done})
-			p.enc.Reset(&feeds.Message{}) // forget m
-			if wasEmpty && p.pendingPoints > 0 {
+			p.enc.msg = nil // do not keep m
+			if signal || (wasEmpty && p.pendingPoints > 0) {
 				p.signal()
 			}
 			return false
@@ -152,6 +152,9 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 		done++
 		if len(b.buf) == before {
 			continue // sample rejected
+		}
+		if b.points() == 0 {
+			b.first = now // the flush interval counts from the first line
 		}
 		b.addLine(fs)
 		p.pendingBytes += len(b.buf) - before

@@ -101,7 +101,11 @@ func (e *Encoder) Reset(m *feeds.Message) {
 // not store appends nothing (it is reported to OnReject). more is false,
 // and dst is returned unchanged, when the message has no samples left.
 func (e *Encoder) Next(dst []byte) (out []byte, more bool) {
-	if e.msg == nil || !e.msgOK {
+	if e.msg == nil {
+		return dst, false
+	}
+	if !e.msgOK {
+		e.msg = nil
 		return dst, false
 	}
 	for {

@@ -321,9 +321,9 @@ func (p *Publisher) send(ctx context.Context, b *batch) {
 	case ActionSplit:
 		p.attempts = 0
 		p.retryAt = time.Time{}
-		if b.points() > 1 {
+		if n := b.points(); n > 1 {
 			p.queue = slices.Insert(p.queue, 1, p.splitLocked(b))
-			p.log.Info("InfluxDB refused a request as too large; split it", "points", b.points()*2, "bytes", len(body))
+			p.log.Info("InfluxDB refused a request as too large; split it in two", "points", n, "body_bytes", len(body))
 			return
 		}
 		for _, fc := range b.feeds {

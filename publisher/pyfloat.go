@@ -36,62 +36,18 @@ func AppendPyFloat(dst []byte, f float64) []byte {
 		return append(dst, "0.0"...)
 	}
 
-	// Shortest round-trip digits in scientific form: [-]d[.ddd]e±XX.
-	var scratch [32]byte
-	s := strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)
-
-	mant := s
-	if mant[0] == '-' {
-		mant = mant[1:]
-	}
-	ePos := 0
-	for i := len(mant) - 1; i > 0; i-- {
-		if mant[i] == 'e' {
-			ePos = i
-			break
+	// Python switches to exponent notation when the decimal exponent of
+	// the shortest digits is below -4 or 16 or more. Comparing |f| with
+	// the doubles 1e-4 and 1e16 decides the same: 1e16 is exact, and no
+	// double on the other side of 1e-4's nearest double has shortest
+	// digits on this side. Go's 'f' and 'e' layouts with precision -1 then
+	// are Python's, except that Python adds ".0" to integral values.
+	if a := math.Abs(f); a >= 1e-4 && a < 1e16 {
+		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+		if f == math.Trunc(f) {
+			dst = append(dst, '.', '0')
 		}
+		return dst
 	}
-	exp := 0
-	for _, c := range mant[ePos+2:] {
-		exp = exp*10 + int(c-'0')
-	}
-	if mant[ePos+1] == '-' {
-		exp = -exp
-	}
-	if exp < -4 || exp >= 16 {
-		// Go's 'e' layout already is Python's: 1e-05, 1.5e+300.
-		return append(dst, s...)
-	}
-
-	if f < 0 {
-		dst = append(dst, '-')
-	}
-	// The significant digits without the decimal point: mant is "d" or
-	// "d.ddd" before ePos; at most 17 digits.
-	var digits [24]byte
-	digits[0] = mant[0]
-	n := 1
-	if ePos > 1 {
-		n += copy(digits[1:], mant[2:ePos])
-	}
-	d := digits[:n]
-
-	if exp < 0 {
-		dst = append(dst, '0', '.')
-		for i := 0; i < -exp-1; i++ {
-			dst = append(dst, '0')
-		}
-		return append(dst, d...)
-	}
-	intDigits := exp + 1
-	if len(d) <= intDigits {
-		dst = append(dst, d...)
-		for i := len(d); i < intDigits; i++ {
-			dst = append(dst, '0')
-		}
-		return append(dst, '.', '0')
-	}
-	dst = append(dst, d[:intDigits]...)
-	dst = append(dst, '.')
-	return append(dst, d[intDigits:]...)
+	return strconv.AppendFloat(dst, f, 'e', -1, 64)
 }

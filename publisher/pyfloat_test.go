@@ -80,6 +80,16 @@ func TestAppendPyFloatMatchesPython(t *testing.T) {
 			vals = append(vals, m*math.Pow(10, float64(e)))
 		}
 	}
+	// The fixed/exponent switch at 1e-4 and 1e16, a few ulps either side.
+	for _, p := range []float64{1e-4, 1e16, 1e-5, 1e15} {
+		for _, s := range []float64{1, -1} {
+			up, down := s*p, s*p
+			for i := 0; i < 4; i++ {
+				vals = append(vals, up, down)
+				up, down = math.Nextafter(up, math.Inf(1)), math.Nextafter(down, math.Inf(-1))
+			}
+		}
+	}
 	for i := 0; i < 5000; i++ {
 		f := math.Float64frombits(rng.Uint64())
 		if math.IsNaN(f) || math.IsInf(f, 0) {

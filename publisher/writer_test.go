@@ -644,3 +644,33 @@ func TestRunTwice(t *testing.T) {
 		t.Errorf("second Run accepted")
 	}
 }
+
+// TestWriterUnparsable: lines InfluxDB cannot parse are reported with
+// their names and not resent; the publisher stays connected.
+func TestWriterUnparsable(t *testing.T) {
+	f := newFake(t, false)
+	text := "partial write: unable to parse 'observatory.ls240,feed=temperatures p=1e-05 1700000000249999872': bad timestamp dropped=0"
+	f.script(func(n int, _ request) reply {
+		if n == 0 {
+			return reply{Status: 400, Body: text}
+		}
+		return reply{}
+	}, nil)
+	m, _ := workedExample(t)
+	r := start(t, testConfig(f))
+	r.Enqueue(m)
+	waitFor(t, "the batch", func() bool { return r.Stats().Batches == 1 })
+	st := r.Stats()
+	if st.Written != 2 || st.RejectedPoints != 1 || st.Rejected[publisher.ReasonUnparsable] != 1 || !st.Connected {
+		t.Errorf("stats %+v", st)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.logs.String(), "agent=observatory.ls240 feed=temperatures count=1") {
+		t.Errorf("unparsable line not logged with names:\n%s", r.logs.String())
+	}
+	if n := len(f.writeRequests()); n != 1 {
+		t.Errorf("%d write requests, want 1", n)
+	}
+}
