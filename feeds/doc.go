@@ -3,8 +3,18 @@
 // event's arguments into typed blocks whatever the WAMP serializer (JSON,
 // msgpack, CBOR), validating them, and OCS's field-name rules.
 //
-// It does not speak WAMP and does not write anything: it turns what arrived
-// into [Message] values and says, per agent, feed, block and field, what it
-// had to reject. The publisher package turns messages into line protocol; the
-// agents package publishes and subscribes.
+// Receiving: DecodeEvent takes the arguments a WAMP client delivers,
+// DecodeEventJSON the same as JSON text (keeping block and field order).
+// Both return a [Message] and, per agent, feed, block and field, the
+// [Problem]s they had to reject; integers stay integers and floats stay
+// floats (ocs-protocol.md §1.1).
+//
+// Publishing: [Buffer] is OCS's Feed for a Go agent (checks, per-block
+// accumulation, buffer_time); Message.Args and EventArgs build the single
+// WAMP argument [message, feed_info]; FormatSessionID and AppendFloatRepr
+// write floats as Python does.
+//
+// It does not speak WAMP and does not write anything. The publisher package
+// turns messages into line protocol; the agents package publishes and
+// subscribes.
 package feeds

@@ -1,0 +1,565 @@
+package feeds
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gammazero/nexus/v3/wamp"
+)
+
+// DecodeEvent decodes one feed event as a WAMP client delivers it: args and
+// kwargs decoded by nexus's JSON, msgpack or CBOR serializer (lists []any or
+// wamp.List, objects map[string]any or wamp.Dict; numbers int64, uint64, int,
+// float64, float32 or json.Number, with *big.Int for integers beyond 64 bits;
+// strings string).
+//
+// The event must have exactly one positional argument, the pair
+// [message, feed_info], and no keyword arguments (ocs-protocol.md §6.1);
+// feed_info must have the seven keys of §6.2 with their types. Anything else
+// is an error wrapping ErrBadEvent that says what is wrong.
+//
+// For a feed that is not Recordable the message is not looked at and Blocks
+// is nil. For a recorded feed the message's blocks become Blocks, in block
+// name order, each with its fields in field name order (Go maps have no
+// order; DecodeEventJSON keeps the order of the text). Ints stay KindInt,
+// floats stay KindFloat even when integral, bools and strings keep their
+// types. What cannot be stored in InfluxDB is dropped and reported as
+// Problems naming agent, feed, block and field:
+//
+//   - a message or block that is not an object, a block without a string
+//     block_name equal to its key, or without a timestamps list or a data
+//     object: that block (or the message);
+//   - a field whose name breaks OCS's rules (VerifyFieldName) or whose
+//     values are not a list: that field;
+//   - a value that is null, a list, an object, binary, a non-finite float or
+//     an integer outside int64: that value (left absent, KindInvalid);
+//   - a data list shorter than timestamps: the missing values are absent;
+//     longer: the extra values are ignored (as Python does), counted;
+//   - a timestamp that is not a number, NaN, or whose nanoseconds t·1e9 do
+//     not fit int64 (±Inf, huge): that sample;
+//   - a sample left with no value in any field: that sample.
+//
+// So every returned block has samples, every field has one Value per
+// timestamp (KindInvalid marks an absent value), and every timestamp t gives
+// a valid int64(t*1e9). Blocks with no samples are left out. The Message may
+// share strings and the agg_params map with args; do not modify args after.
+func DecodeEvent(args []any, kwargs map[string]any) (Message, []Problem, error) {
+	if len(kwargs) != 0 {
+		return Message{}, nil, fmt.Errorf("%w: %d keyword arguments, want none", ErrBadEvent, len(kwargs))
+	}
+	if len(args) != 1 {
+		return Message{}, nil, fmt.Errorf("%w: %d arguments, want 1: the pair [message, feed_info]", ErrBadEvent, len(args))
+	}
+	pair, ok := asList(args[0])
+	if !ok {
+		return Message{}, nil, fmt.Errorf("%w: argument is %s, want the pair [message, feed_info]", ErrBadEvent, typeName(args[0]))
+	}
+	if len(pair) != 2 {
+		return Message{}, nil, fmt.Errorf("%w: argument has %d elements, want the pair [message, feed_info]", ErrBadEvent, len(pair))
+	}
+	info, err := decodeInfo(pair[1])
+	if err != nil {
+		return Message{}, nil, err
+	}
+	m := Message{Info: info}
+	if !info.Recordable() {
+		return m, nil, nil
+	}
+	d := decoder{agent: info.AgentAddress, feed: info.FeedName}
+	m.Blocks = d.message(pair[0])
+	return m, d.problems, nil
+}
+
+// decoder collects the problems of one recorded message.
+type decoder struct {
+	agent, feed string
+	problems    []Problem
+}
+
+// note records p, merging it into an earlier problem of the same block,
+// field, scope and reason.
+func (d *decoder) note(p Problem) {
+	p.Agent, p.Feed = d.agent, d.feed
+	for i := len(d.problems) - 1; i >= 0; i-- {
+		q := &d.problems[i]
+		if q.Block != p.Block {
+			break
+		}
+		if q.Field == p.Field && q.Scope == p.Scope && q.Reason == p.Reason {
+			q.Count += p.Count
+			q.Points += p.Points
+			if p.Index >= 0 && (q.Index < 0 || p.Index < q.Index) {
+				q.Index = p.Index
+			}
+			return
+		}
+	}
+	d.problems = append(d.problems, p)
+}
+
+func (d *decoder) message(v any) []Block {
+	ms, ok := members(v)
+	if !ok {
+		d.note(Problem{Scope: ScopeMessage, Index: -1, Count: 1,
+			Reason: "message is " + typeName(v) + ", want an object of blocks", Value: abbrev(v)})
+		return nil
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	blocks := make([]Block, 0, len(ms))
+	for _, m := range ms {
+		if b, ok := d.block(m.key, m.val); ok {
+			blocks = append(blocks, b)
+		}
+	}
+	if len(blocks) == 0 {
+		return nil
+	}
+	return blocks
+}
+
+func (d *decoder) dropBlock(name, reason string, value any, points int) {
+	p := Problem{Block: name, Scope: ScopeBlock, Index: -1, Count: 1, Points: points, Reason: reason}
+	if value != nil {
+		p.Value = abbrev(value)
+	}
+	d.note(p)
+}
+
+// block decodes one block; ok is false when nothing of it remains.
+func (d *decoder) block(name string, v any) (Block, bool) {
+	if !isObject(v) {
+		d.dropBlock(name, "block is "+typeName(v)+", want an object", v, 0)
+		return Block{}, false
+	}
+	tsRaw, hasTS := lookup(v, "timestamps")
+	tsList, tsOK := asList(tsRaw)
+	nt := len(tsList)
+	bn, ok := lookup(v, "block_name")
+	switch {
+	case !ok:
+		d.dropBlock(name, "block has no block_name", nil, nt)
+		return Block{}, false
+	case !isString(bn):
+		d.dropBlock(name, "block_name is "+typeName(bn)+", want a string", bn, nt)
+		return Block{}, false
+	case bn.(string) != name:
+		d.dropBlock(name, "block_name does not match the block's key", bn, nt)
+		return Block{}, false
+	case !hasTS:
+		d.dropBlock(name, "block has no timestamps", nil, 0)
+		return Block{}, false
+	case !tsOK:
+		d.dropBlock(name, "timestamps is "+typeName(tsRaw)+", want a list", tsRaw, 0)
+		return Block{}, false
+	}
+	dataRaw, ok := lookup(v, "data")
+	if !ok {
+		d.dropBlock(name, "block has no data", nil, nt)
+		return Block{}, false
+	}
+	fms, ok := members(dataRaw)
+	if !ok {
+		d.dropBlock(name, "data is "+typeName(dataRaw)+", want an object", dataRaw, nt)
+		return Block{}, false
+	}
+
+	// Timestamps; drop marks the samples to remove (allocated on first use).
+	ts := make([]float64, nt)
+	var drop []bool
+	for i, raw := range tsList {
+		t, reason := timestamp(raw)
+		if reason != "" {
+			if drop == nil {
+				drop = make([]bool, nt)
+			}
+			drop[i] = true
+			d.note(Problem{Block: name, Scope: ScopeSample, Index: i, Count: 1, Points: 1, Reason: reason, Value: abbrev(raw)})
+			continue
+		}
+		ts[i] = t
+	}
+
+	// Fields: one []Value for the whole block, carved per field.
+	fields := make([]Field, 0, len(fms))
+	values := make([]Value, len(fms)*nt)
+	holes := false
+	for _, fm := range fms {
+		if err := VerifyFieldName(fm.key); err != nil {
+			d.note(Problem{Block: name, Field: fm.key, Scope: ScopeField, Index: -1, Count: 1,
+				Reason: "invalid field name: " + err.Error()})
+			continue
+		}
+		list, ok := asList(fm.val)
+		if !ok {
+			d.note(Problem{Block: name, Field: fm.key, Scope: ScopeField, Index: -1, Count: 1,
+				Reason: "values are " + typeName(fm.val) + ", want a list", Value: abbrev(fm.val)})
+			continue
+		}
+		j := len(fields) * nt
+		vals := values[j : j+nt : j+nt]
+		if d.fill(vals, list, name, fm.key) {
+			holes = true
+		}
+		fields = append(fields, Field{Name: fm.key, Values: vals})
+	}
+
+	// Samples without any value cannot become points.
+	if holes || len(fields) == 0 {
+		reason := "no field has a value at this sample"
+		if len(fields) == 0 {
+			reason = "block has no usable field"
+		}
+		for i := 0; i < nt; i++ {
+			if (drop != nil && drop[i]) || hasValue(fields, i) {
+				continue
+			}
+			if drop == nil {
+				drop = make([]bool, nt)
+			}
+			drop[i] = true
+			d.note(Problem{Block: name, Scope: ScopeSample, Index: i, Count: 1, Points: 1, Reason: reason})
+		}
+	}
+	if drop != nil {
+		ts = compact(ts, fields, drop)
+	}
+	if len(ts) == 0 {
+		return Block{}, false
+	}
+	return Block{Name: name, Timestamps: ts, Fields: fields}, true
+}
+
+func hasValue(fields []Field, i int) bool {
+	for _, f := range fields {
+		if f.Values[i].Kind != KindInvalid {
+			return true
+		}
+	}
+	return false
+}
+
+// compact removes the dropped samples from ts and from every field, in
+// place, and returns the shortened timestamps.
+func compact(ts []float64, fields []Field, drop []bool) []float64 {
+	k := 0
+	for i, t := range ts {
+		if !drop[i] {
+			ts[k] = t
+			k++
+		}
+	}
+	for j := range fields {
+		vals := fields[j].Values
+		n := 0
+		for i, v := range vals {
+			if !drop[i] {
+				vals[n] = v
+				n++
+			}
+		}
+		fields[j].Values = vals[:n:n]
+	}
+	return ts[:k:k]
+}
+
+// fill converts src into dst (len(dst) = number of timestamps) and reports
+// whether any value is left absent.
+func (d *decoder) fill(dst []Value, src []any, block, field string) (holes bool) {
+	n := len(src)
+	if n > len(dst) {
+		d.note(Problem{Block: block, Field: field, Scope: ScopeValue, Index: len(dst), Count: n - len(dst),
+			Reason: "more values than timestamps (ignored, as Python does)"})
+		src = src[:len(dst)]
+	}
+	for i, raw := range src {
+		// Fast paths write only the fields they need into the zeroed
+		// slot: no copy of a whole Value, no write barrier for S.
+		switch x := raw.(type) {
+		case float64:
+			if x-x == 0 { // finite
+				dst[i].Kind, dst[i].F = KindFloat, x
+				continue
+			}
+		case int64:
+			dst[i].Kind, dst[i].I = KindInt, x
+			continue
+		}
+		v, reason := toValue(raw)
+		if reason != "" {
+			holes = true
+			d.note(Problem{Block: block, Field: field, Scope: ScopeValue, Index: i, Count: 1,
+				Reason: reason, Value: abbrev(raw)})
+			continue
+		}
+		dst[i] = v
+	}
+	if n < len(dst) {
+		holes = true
+		d.note(Problem{Block: block, Field: field, Scope: ScopeValue, Index: n, Count: len(dst) - n,
+			Reason: "fewer values than timestamps"})
+	}
+	return holes
+}
+
+// Reasons for dropping a value.
+const (
+	reasonNull      = "value is null"
+	reasonList      = "value is a list"
+	reasonObject    = "value is an object"
+	reasonBinary    = "value is binary"
+	reasonNonFinite = "float is not finite (InfluxDB cannot store NaN or infinity)"
+	reasonIntRange  = "integer is outside the int64 range InfluxDB can store"
+	reasonNumber    = "value is not a valid number"
+)
+
+// toValue converts one decoded value; reason is "" on success.
+func toValue(raw any) (Value, string) {
+	switch x := raw.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return Value{}, reasonNonFinite
+		}
+		return Value{Kind: KindFloat, F: x}, ""
+	case int64:
+		return Value{Kind: KindInt, I: x}, ""
+	case uint64:
+		if x > math.MaxInt64 {
+			return Value{}, reasonIntRange
+		}
+		return Value{Kind: KindInt, I: int64(x)}, ""
+	case string:
+		if len(x) > 0 && x[0] == 0 {
+			return Value{}, reasonBinary // WAMP-JSON's encoding of binary
+		}
+		return Value{Kind: KindString, S: x}, ""
+	case bool:
+		return Value{Kind: KindBool, B: x}, ""
+	case float32:
+		return toValue(float64(x))
+	case json.Number:
+		n, ok := parseNumber(string(x))
+		if !ok {
+			return Value{}, reasonNumber
+		}
+		return toValue(n)
+	case nil:
+		return Value{}, reasonNull
+	case []byte:
+		return Value{}, reasonBinary
+	case *big.Int:
+		return Value{}, reasonIntRange
+	case []any, wamp.List:
+		return Value{}, reasonList
+	case map[string]any, wamp.Dict, *object:
+		return Value{}, reasonObject
+	}
+	if i, ok := intValue(raw); ok {
+		return Value{Kind: KindInt, I: i}, ""
+	}
+	if _, ok := raw.(uint); ok {
+		return Value{}, reasonIntRange
+	}
+	return Value{}, "value has unsupported type " + typeName(raw)
+}
+
+// maxNanos bounds t·1e9: int64(p) is only defined, and a valid InfluxDB
+// time, for -2^63 < p < 2^63.
+const maxNanos = 1 << 63
+
+// timestamp converts one decoded timestamp; reason is "" on success.
+func timestamp(raw any) (float64, string) {
+	var t float64
+	switch x := raw.(type) {
+	case float64:
+		t = x
+	case float32:
+		t = float64(x)
+	case uint64:
+		t = float64(x)
+	case uint:
+		t = float64(x)
+	case json.Number:
+		n, ok := parseNumber(string(x))
+		if !ok {
+			return 0, "timestamp is not a valid number"
+		}
+		return timestamp(n)
+	case *big.Int:
+		t, _ = new(big.Float).SetInt(x).Float64()
+	case nil:
+		return 0, "timestamp is null"
+	default:
+		i, ok := intValue(raw)
+		if !ok {
+			return 0, "timestamp is " + typeName(raw) + ", want a number"
+		}
+		t = float64(i)
+	}
+	if math.IsNaN(t) {
+		return 0, "timestamp is NaN"
+	}
+	if p := t * 1e9; !(p > -maxNanos && p < maxNanos) {
+		return 0, "cannot convert timestamp to an InfluxDB compatible time"
+	}
+	return t, ""
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
+}
+
+// parseNumber parses a JSON number (or Python's NaN, Infinity, -Infinity):
+// without '.', 'e' or 'E' it is an integer (int64, uint64 above MaxInt64,
+// *big.Int beyond), otherwise a float64 (±Inf when out of range, as Python).
+func parseNumber(s string) (any, bool) {
+	switch s {
+	case "NaN":
+		return math.NaN(), true
+	case "Infinity":
+		return math.Inf(1), true
+	case "-Infinity":
+		return math.Inf(-1), true
+	}
+	isInt := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '.' || c == 'e' || c == 'E' {
+			isInt = false
+			break
+		}
+	}
+	if isInt {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, true
+		}
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return u, true
+		}
+		b, ok := new(big.Int).SetString(s, 10)
+		if !ok {
+			return nil, false
+		}
+		return b, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
+			return nil, false
+		}
+	}
+	return f, true
+}
+
+// asList returns v as a list when it is one.
+func asList(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case wamp.List:
+		return x, true
+	}
+	return nil, false
+}
+
+func isObject(v any) bool {
+	switch v.(type) {
+	case map[string]any, wamp.Dict, *object:
+		return true
+	}
+	return false
+}
+
+// lookup returns the member key of object v.
+func lookup(v any, key string) (any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		e, ok := x[key]
+		return e, ok
+	case wamp.Dict:
+		e, ok := x[key]
+		return e, ok
+	case *object:
+		return x.get(key)
+	}
+	return nil, false
+}
+
+// members returns the members of object v in a deterministic order: text
+// order for a parsed JSON object, key order for a map.
+func members(v any) ([]member, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		return sortedMembers(x), true
+	case wamp.Dict:
+		return sortedMembers(x), true
+	case *object:
+		return x.members, true
+	}
+	return nil, false
+}
+
+// typeName names the JSON type of a decoded value for messages.
+func typeName(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a bool"
+	case string:
+		return "a string"
+	case float64, float32:
+		return "a float"
+	case []byte:
+		return "binary"
+	case []any, wamp.List:
+		return "a list"
+	case map[string]any, wamp.Dict, *object:
+		return "an object"
+	case *big.Int:
+		return "an integer"
+	case json.Number:
+		if n, ok := parseNumber(string(x)); ok {
+			return typeName(n)
+		}
+		return "a number"
+	}
+	if _, ok := intValue(v); ok {
+		return "an integer"
+	}
+	if _, ok := v.(uint); ok {
+		return "an integer"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// abbrev renders a rejected value briefly for a Problem.
+func abbrev(v any) string {
+	var s string
+	switch x := plain(v).(type) {
+	case nil:
+		s = "null"
+	case string:
+		s = strconv.Quote(x)
+	case []byte:
+		s = fmt.Sprintf("binary(%d bytes)", len(x))
+	case float64:
+		s = FormatFloatRepr(x)
+	default:
+		s = fmt.Sprint(x)
+	}
+	const limit = 60
+	if len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
