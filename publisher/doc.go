@@ -12,9 +12,11 @@
 //     byte-identical to the Python agent's (floats in Python repr,
 //     True/False, 3i). Unlike Python, names and strings are escaped, and
 //     values InfluxDB would refuse (NaN, ±Inf, field key "time", times
-//     outside InfluxDB's range, strings over 64 KiB, null/array/object)
-//     are left out and counted per agent/feed/field (Reason), never failing
-//     a batch. --protocol json (ProtocolJSON) reproduces the points of the
+//     outside InfluxDB's range, strings over 64 KiB, names that cannot be
+//     written) are left out and counted per agent/feed/field (Reason),
+//     never failing a batch. Absent values (feeds.KindInvalid, where the
+//     feeds decoder dropped and reported a null, list or object) are left
+//     out without being counted again. --protocol json (ProtocolJSON) reproduces the points of the
 //     Python agent's json protocol (§7.7).
 //   - Batching and writing: Publisher.Run owns the only goroutine that
 //     talks to InfluxDB. Enqueue (non-blocking, bounded by MaxPendingBytes)

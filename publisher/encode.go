@@ -216,7 +216,8 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int) []byte {
 			}
 		case feeds.KindInt, feeds.KindBool:
 		default:
-			e.rejectField(ReasonInvalidValue, f.Name, 1)
+			// KindInvalid is an absent value: the feeds decoder puts it
+			// where it dropped (and reported) a null, list or object.
 			continue
 		}
 		if written > 0 {

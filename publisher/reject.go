@@ -57,8 +57,6 @@ const (
 	ReasonFieldKey Reason = "bad field key"
 	// ReasonLongString: a string value longer than MaxStringLen.
 	ReasonLongString Reason = "string too long"
-	// ReasonInvalidValue: null, an array or an object (feeds.KindInvalid).
-	ReasonInvalidValue Reason = "invalid value"
 	// ReasonShortData: the field's data array is shorter than timestamps.
 	ReasonShortData Reason = "short data array"
 )
@@ -82,8 +80,7 @@ type Reject struct {
 // isPointReason reports whether r counts whole points.
 func isPointReason(r Reason) bool {
 	switch r {
-	case ReasonNonFinite, ReasonTimeField, ReasonFieldKey, ReasonLongString,
-		ReasonInvalidValue, ReasonShortData:
+	case ReasonNonFinite, ReasonTimeField, ReasonFieldKey, ReasonLongString, ReasonShortData:
 		return false
 	}
 	return true
