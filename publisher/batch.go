@@ -132,6 +132,8 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 	p.enc.Reset(m)
 	for {
 		if p.pendingBytes >= p.cfg.MaxPendingBytes && done < n {
+			// Spool hook: the data cannot be kept in memory. A spool would
+			// take the oldest queued batches here instead of dropping.
 			p.rejectLocked(Reject{Reason: ReasonQueueFull, Agent: m.Info.AgentAddress, Feed: m.Info.FeedName, Count: n - done})
 			p.enc.msg = nil // do not keep m
 			if signal || (wasEmpty && p.pendingPoints > 0) {

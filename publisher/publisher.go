@@ -438,8 +438,8 @@ func (p *Publisher) logRejects() {
 }
 
 // finish closes the publisher: later Enqueue calls are refused, and data
-// still pending is counted as ReasonStopped. This is where a spool would
-// take over the unwritten batches.
+// still pending is counted as ReasonStopped. Spool hook: this is where a
+// spool would take over the unwritten batches (whole lines, in order).
 func (p *Publisher) finish() error {
 	p.mu.Lock()
 	p.closed = true
