@@ -140,8 +140,7 @@ func Defaults() Options {
 func (o *Options) Flags() []site.Flag {
 	agent := func(f site.Flag) site.Flag { f.Group = GroupAgent; return f }
 	ext := func(f site.Flag) site.Flag { f.Group = GroupExtension; return f }
-	const boolHelp = " A bare flag means true; a value may follow: true/false, yes/no, on/off, 1/0" +
-		" (the Python agent reads every non-empty value, even False, as true)."
+	const boolHelp = " A bare flag or true/yes/on/1 means true; false/no/off/0 means false."
 	return []site.Flag{
 		agent(site.Flag{Name: "initial-state", Value: site.StringValue(&o.InitialState), Default: "record",
 			Choices: []string{"idle", "record"},
