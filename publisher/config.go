@@ -59,7 +59,7 @@ type Config struct {
 	BatchPoints   int
 	BatchBytes    int
 	FlushInterval time.Duration
-	// MaxPendingBytes (default 128 MiB) bounds the encoded data held in
+	// MaxPendingBytes (default 64 MiB) bounds the encoded data held in
 	// memory, waiting or kept for retry. When it is reached new points
 	// are dropped and counted (ReasonQueueFull).
 	MaxPendingBytes int
@@ -92,7 +92,7 @@ const (
 	DefaultBatchPoints     = 5000
 	DefaultBatchBytes      = 4 << 20
 	DefaultFlushInterval   = time.Second
-	DefaultMaxPendingBytes = 128 << 20
+	DefaultMaxPendingBytes = 64 << 20
 	DefaultTimeout         = 10 * time.Second
 	DefaultConnectRetry    = time.Second
 	DefaultRetryMin        = time.Second
