@@ -54,16 +54,28 @@ type testRouter struct {
 // stopped at cleanup if the test did not stop it.
 func startRouter(t *testing.T, addr string) *testRouter {
 	t.Helper()
-	r, err := router.NewRouter(&router.Config{
-		RealmConfigs: []*router.RealmConfig{{
-			URI:           testRealm,
-			AnonymousAuth: true,
-			AllowDisclose: false,
-			StrictURI:     false,
-		}},
-	}, log.New(io.Discard, "", 0))
+	return startRouterWith(t, addr, nil, nil)
+}
+
+// startRouterWith is startRouter with a hook to adjust the realm and one
+// that runs after the router exists and before it accepts connections.
+func startRouterWith(t *testing.T, addr string, realm func(*router.RealmConfig), before func(router.Router)) *testRouter {
+	t.Helper()
+	rc := &router.RealmConfig{
+		URI:           testRealm,
+		AnonymousAuth: true,
+		AllowDisclose: false,
+		StrictURI:     false,
+	}
+	if realm != nil {
+		realm(rc)
+	}
+	r, err := router.NewRouter(&router.Config{RealmConfigs: []*router.RealmConfig{rc}}, log.New(io.Discard, "", 0))
 	if err != nil {
 		t.Fatalf("router: %v", err)
+	}
+	if before != nil {
+		before(r)
 	}
 	var ln net.Listener
 	deadline := time.Now().Add(5 * time.Second)
