@@ -356,28 +356,42 @@ func (e *yamlError) Error() string {
 	return e.msg
 }
 
-const maxYAMLDepth = 200
+// Limits that stop recursive and exponentially expanding aliases.
+const (
+	maxYAMLDepth = 200
+	maxYAMLNodes = 1 << 20
+)
 
 // pyValue converts a yaml.v3 node to the value PyYAML's safe_load builds.
 func pyValue(n *yaml.Node) (any, error) {
-	return pyValueDepth(n, 0)
+	w := &walker{}
+	return w.value(n, 0)
 }
 
-func pyValueDepth(n *yaml.Node, depth int) (any, error) {
+// walker converts a node tree, counting the nodes it builds (aliases are
+// expanded, so a small file can describe a huge tree).
+type walker struct {
+	nodes int
+}
+
+func (w *walker) value(n *yaml.Node, depth int) (any, error) {
 	if depth > maxYAMLDepth {
 		return nil, &yamlError{line: n.Line, msg: "nesting too deep (recursive alias?)"}
+	}
+	if w.nodes++; w.nodes > maxYAMLNodes {
+		return nil, &yamlError{line: n.Line, msg: "document too large (more than a million values once aliases are expanded)"}
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return pyValueDepth(n.Content[0], depth+1)
+		return w.value(n.Content[0], depth+1)
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, &yamlError{line: n.Line, msg: "unknown alias"}
 		}
-		return pyValueDepth(n.Alias, depth+1)
+		return w.value(n.Alias, depth+1)
 	case yaml.ScalarNode:
 		return pyScalar(n)
 	case yaml.SequenceNode:
@@ -386,7 +400,7 @@ func pyValueDepth(n *yaml.Node, depth int) (any, error) {
 		}
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := pyValueDepth(c, depth+1)
+			v, err := w.value(c, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -397,7 +411,7 @@ func pyValueDepth(n *yaml.Node, depth int) (any, error) {
 		if err := checkCollectionTag(n, "!!map"); err != nil {
 			return nil, err
 		}
-		return pyMapping(n, depth)
+		return w.mapping(n, depth)
 	}
 	return nil, &yamlError{line: n.Line, msg: "unsupported YAML node"}
 }
@@ -411,19 +425,19 @@ func checkCollectionTag(n *yaml.Node, want string) error {
 
 // pyMapping builds a mapping, applying merge keys ("<<") as PyYAML does:
 // merged entries first, explicit entries after them (so they win).
-func pyMapping(n *yaml.Node, depth int) (any, error) {
+func (w *walker) mapping(n *yaml.Node, depth int) (any, error) {
 	var merged, explicit []yEntry
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
 		if isMergeKey(kn) {
-			es, err := mergeEntries(vn, depth)
+			es, err := w.mergeEntries(vn, depth)
 			if err != nil {
 				return nil, err
 			}
 			merged = append(merged, es...)
 			continue
 		}
-		k, err := pyValueDepth(kn, depth+1)
+		k, err := w.value(kn, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -431,7 +445,7 @@ func pyMapping(n *yaml.Node, depth int) (any, error) {
 		case []any, *yMap:
 			return nil, &yamlError{line: kn.Line, msg: "found unhashable key"}
 		}
-		v, err := pyValueDepth(vn, depth+1)
+		v, err := w.value(vn, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -460,13 +474,13 @@ func isMergeKey(kn *yaml.Node) bool {
 // mergeEntries returns the entries a merge key's value contributes, in the
 // order PyYAML's flatten_mapping inserts them (later mappings of a sequence
 // first, so that earlier ones win).
-func mergeEntries(vn *yaml.Node, depth int) ([]yEntry, error) {
+func (w *walker) mergeEntries(vn *yaml.Node, depth int) ([]yEntry, error) {
 	for vn.Kind == yaml.AliasNode && vn.Alias != nil {
 		vn = vn.Alias
 	}
 	switch vn.Kind {
 	case yaml.MappingNode:
-		v, err := pyValueDepth(vn, depth+1)
+		v, err := w.value(vn, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -481,7 +495,7 @@ func mergeEntries(vn *yaml.Node, depth int) ([]yEntry, error) {
 			if sub.Kind != yaml.MappingNode {
 				return nil, &yamlError{line: sub.Line, msg: "expected a mapping for merging"}
 			}
-			v, err := pyValueDepth(sub, depth+1)
+			v, err := w.value(sub, depth+1)
 			if err != nil {
 				return nil, err
 			}
