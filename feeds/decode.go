@@ -82,7 +82,11 @@ type decoder struct {
 
 // note records p, merging it into an earlier problem of the same block,
 // field, scope and reason.
-func (d *decoder) note(p Problem) {
+func (d *decoder) note(p Problem) { d.noteValue(p, nil, false) }
+
+// noteValue is note for a problem with an offending value, which is
+// rendered only if p starts a new problem.
+func (d *decoder) noteValue(p Problem, raw any, show bool) {
 	p.Agent, p.Feed = d.agent, d.feed
 	for i := len(d.problems) - 1; i >= 0; i-- {
 		q := &d.problems[i]
@@ -98,21 +102,27 @@ func (d *decoder) note(p Problem) {
 			return
 		}
 	}
+	if show {
+		p.Value = abbrev(raw)
+	}
 	d.problems = append(d.problems, p)
 }
 
 func (d *decoder) message(v any) []Block {
-	ms, ok := members(v)
+	var buf [8]member
+	var idx [8]uint8
+	ms, ok := members(v, buf[:0], idx[:])
 	if !ok {
-		d.note(Problem{Scope: ScopeMessage, Index: -1, Count: 1,
-			Reason: "message is " + typeName(v) + ", want an object of blocks", Value: abbrev(v)})
+		d.noteValue(Problem{Scope: ScopeMessage, Index: -1, Count: 1,
+			Reason: "message is " + typeName(v) + ", want an object of blocks"}, v, true)
 		return nil
 	}
-	if len(ms) == 0 {
+	if ms.len() == 0 {
 		return nil
 	}
-	blocks := make([]Block, 0, len(ms))
-	for _, m := range ms {
+	blocks := make([]Block, 0, ms.len())
+	for i := range ms.len() {
+		m := ms.at(i)
 		if b, ok := d.block(m.key, m.val); ok {
 			blocks = append(blocks, b)
 		}
@@ -123,18 +133,18 @@ func (d *decoder) message(v any) []Block {
 	return blocks
 }
 
-func (d *decoder) dropBlock(name, reason string, value any, points int) {
-	p := Problem{Block: name, Scope: ScopeBlock, Index: -1, Count: 1, Points: points, Reason: reason}
-	if value != nil {
-		p.Value = abbrev(value)
-	}
-	d.note(p)
+func (d *decoder) dropBlock(name, reason string, points int) {
+	d.note(Problem{Block: name, Scope: ScopeBlock, Index: -1, Count: 1, Points: points, Reason: reason})
+}
+
+func (d *decoder) dropBlockValue(name, reason string, value any, points int) {
+	d.noteValue(Problem{Block: name, Scope: ScopeBlock, Index: -1, Count: 1, Points: points, Reason: reason}, value, true)
 }
 
 // block decodes one block; ok is false when nothing of it remains.
 func (d *decoder) block(name string, v any) (Block, bool) {
 	if !isObject(v) {
-		d.dropBlock(name, "block is "+typeName(v)+", want an object", v, 0)
+		d.dropBlockValue(name, "block is "+typeName(v)+", want an object", v, 0)
 		return Block{}, false
 	}
 	tsRaw, hasTS := lookup(v, "timestamps")
@@ -143,29 +153,31 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 	bn, ok := lookup(v, "block_name")
 	switch {
 	case !ok:
-		d.dropBlock(name, "block has no block_name", nil, nt)
+		d.dropBlock(name, "block has no block_name", nt)
 		return Block{}, false
 	case !isString(bn):
-		d.dropBlock(name, "block_name is "+typeName(bn)+", want a string", bn, nt)
+		d.dropBlockValue(name, "block_name is "+typeName(bn)+", want a string", bn, nt)
 		return Block{}, false
 	case bn.(string) != name:
-		d.dropBlock(name, "block_name does not match the block's key", bn, nt)
+		d.dropBlockValue(name, "block_name does not match the block's key", bn, nt)
 		return Block{}, false
 	case !hasTS:
-		d.dropBlock(name, "block has no timestamps", nil, 0)
+		d.dropBlock(name, "block has no timestamps", 0)
 		return Block{}, false
 	case !tsOK:
-		d.dropBlock(name, "timestamps is "+typeName(tsRaw)+", want a list", tsRaw, 0)
+		d.dropBlockValue(name, "timestamps is "+typeName(tsRaw)+", want a list", tsRaw, 0)
 		return Block{}, false
 	}
 	dataRaw, ok := lookup(v, "data")
 	if !ok {
-		d.dropBlock(name, "block has no data", nil, nt)
+		d.dropBlock(name, "block has no data", nt)
 		return Block{}, false
 	}
-	fms, ok := members(dataRaw)
+	var buf [32]member // no allocation for up to 32 fields
+	var idx [256]uint8
+	fms, ok := members(dataRaw, buf[:0], idx[:])
 	if !ok {
-		d.dropBlock(name, "data is "+typeName(dataRaw)+", want an object", dataRaw, nt)
+		d.dropBlockValue(name, "data is "+typeName(dataRaw)+", want an object", dataRaw, nt)
 		return Block{}, false
 	}
 
@@ -179,17 +191,38 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 				drop = make([]bool, nt)
 			}
 			drop[i] = true
-			d.note(Problem{Block: name, Scope: ScopeSample, Index: i, Count: 1, Points: 1, Reason: reason, Value: abbrev(raw)})
+			d.noteValue(Problem{Block: name, Scope: ScopeSample, Index: i, Count: 1, Points: 1, Reason: reason}, raw, true)
 			continue
 		}
 		ts[i] = t
 	}
 
+	// A field shorter than the timestamps costs nt values of memory for
+	// fewer values of input. In a large block made mostly of such holes the
+	// short fields are dropped instead, so memory stays proportional to
+	// the input whatever a publisher sends.
+	ncols, minLen := fms.len(), 0
+	if ncols*nt > sparseCells {
+		present, full := 0, 0
+		for k := range ncols {
+			if list, ok := asList(fms.at(k).val); ok {
+				present += min(len(list), nt)
+				if len(list) >= nt {
+					full++
+				}
+			}
+		}
+		if ncols*nt > 2*present+sparseCells {
+			ncols, minLen = full, nt
+		}
+	}
+
 	// Fields: one []Value for the whole block, carved per field.
-	fields := make([]Field, 0, len(fms))
-	values := make([]Value, len(fms)*nt)
+	fields := make([]Field, 0, ncols)
+	values := make([]Value, ncols*nt)
 	holes := false
-	for _, fm := range fms {
+	for k := range fms.len() {
+		fm := fms.at(k)
 		if err := VerifyFieldName(fm.key); err != nil {
 			d.note(Problem{Block: name, Field: fm.key, Scope: ScopeField, Index: -1, Count: 1,
 				Reason: "invalid field name: " + err.Error()})
@@ -197,8 +230,13 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 		}
 		list, ok := asList(fm.val)
 		if !ok {
+			d.noteValue(Problem{Block: name, Field: fm.key, Scope: ScopeField, Index: -1, Count: 1,
+				Reason: "values are " + typeName(fm.val) + ", want a list"}, fm.val, true)
+			continue
+		}
+		if len(list) < minLen {
 			d.note(Problem{Block: name, Field: fm.key, Scope: ScopeField, Index: -1, Count: 1,
-				Reason: "values are " + typeName(fm.val) + ", want a list", Value: abbrev(fm.val)})
+				Reason: "fewer values than timestamps in a large block of mostly missing values"})
 			continue
 		}
 		j := len(fields) * nt
@@ -234,6 +272,10 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 	}
 	return Block{Name: name, Timestamps: ts, Fields: fields}, true
 }
+
+// sparseCells is the block size (fields × samples) from which blocks made
+// mostly of missing values lose their short fields (see block).
+const sparseCells = 1 << 16
 
 func hasValue(fields []Field, i int) bool {
 	for _, f := range fields {
@@ -293,8 +335,8 @@ func (d *decoder) fill(dst []Value, src []any, block, field string) (holes bool)
 		v, reason := toValue(raw)
 		if reason != "" {
 			holes = true
-			d.note(Problem{Block: block, Field: field, Scope: ScopeValue, Index: i, Count: 1,
-				Reason: reason, Value: abbrev(raw)})
+			d.noteValue(Problem{Block: block, Field: field, Scope: ScopeValue, Index: i, Count: 1,
+				Reason: reason}, raw, true)
 			continue
 		}
 		dst[i] = v
@@ -490,18 +532,35 @@ func lookup(v any, key string) (any, bool) {
 	return nil, false
 }
 
+// ordered is an object's members in decoding order: ms in the order of
+// idx, or ms itself when idx is nil.
+type ordered struct {
+	ms  []member
+	idx []uint8
+}
+
+func (o ordered) len() int { return len(o.ms) }
+
+func (o ordered) at(i int) member {
+	if o.idx != nil {
+		return o.ms[o.idx[i]]
+	}
+	return o.ms[i]
+}
+
 // members returns the members of object v in a deterministic order: text
-// order for a parsed JSON object, key order for a map.
-func members(v any) ([]member, bool) {
+// order for a parsed JSON object, key order for a map. A map's members are
+// collected in buf and ordered in idx when they fit.
+func members(v any, buf []member, idx []uint8) (ordered, bool) {
 	switch x := v.(type) {
 	case map[string]any:
-		return sortedMembers(x), true
+		return sortedMembers(x, buf, idx), true
 	case wamp.Dict:
-		return sortedMembers(x), true
+		return sortedMembers(x, buf, idx), true
 	case *object:
-		return x.members, true
+		return ordered{ms: x.members}, true
 	}
-	return nil, false
+	return ordered{}, false
 }
 
 // typeName names the JSON type of a decoded value for messages.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -207,4 +209,41 @@ func deepEqualNaN(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// TestDecodeEventSparseBlock: a publisher cannot make the decoder allocate
+// far more than it sent. A block of 200 000 timestamps whose 50 fields hold
+// one value each keeps memory bounded: the short fields are dropped, and
+// with them every sample.
+func TestDecodeEventSparseBlock(t *testing.T) {
+	const nt, nf = 200000, 50
+	ts := make([]any, nt)
+	for i := range ts {
+		ts[i] = float64(1700000000 + i)
+	}
+	data := map[string]any{"full": make([]any, nt)}
+	for i := range nt {
+		data["full"].([]any)[i] = int64(i)
+	}
+	for f := range nf {
+		data["f"+strconv.Itoa(f)] = []any{1.0}
+	}
+	message := map[string]any{"b": map[string]any{"block_name": "b", "timestamps": ts, "data": data}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m, problems, err := feeds.DecodeEvent(feeds.EventArgs(message, feeds.Info{AgentAddress: "a", FeedName: "f", Record: true}), nil)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Blocks) != 1 || len(m.Blocks[0].Fields) != 1 || len(m.Blocks[0].Timestamps) != nt {
+		t.Fatalf("want block b with only the full field, got %d blocks", len(m.Blocks))
+	}
+	if n := feeds.Dropped(problems, feeds.ScopeField); n != nf {
+		t.Errorf("dropped fields = %d, want %d", n, nf)
+	}
+	// 51 fields × 200 000 values × 48 bytes would be 490 MB.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 100<<20 {
+		t.Errorf("decoding allocated %d MB", alloc>>20)
+	}
 }

@@ -91,15 +91,12 @@ func decodeInfo(v any) (Info, error) {
 		return Info{}, fmt.Errorf("%w: feed_info is %s, want an object", ErrBadEvent, typeName(v))
 	}
 	var info Info
-	// Read the naming keys leniently first so that every error names them.
-	info.AgentAddress, _ = lookupString(v, "agent_address")
-	info.FeedName, _ = lookupString(v, "feed_name")
 	// feed_info's keys in Python's order (ocs-protocol.md §6.2).
 	keys := [...]string{"agent_address", "agg_params", "feed_name", "address", "record", "session_id", "agent_class"}
 	for _, key := range keys {
 		raw, ok := lookup(v, key)
 		if !ok {
-			return Info{}, infoError(info, "has no %q", key)
+			return Info{}, infoError(v, "has no %q", key)
 		}
 		var good bool
 		switch key {
@@ -125,7 +122,7 @@ func decodeInfo(v any) (Info, error) {
 			}
 		}
 		if !good {
-			return Info{}, infoError(info, "%q is %s, want %s", key, typeName(raw), infoWant(key))
+			return Info{}, infoError(v, "%q is %s, want %s", key, typeName(raw), infoWant(key))
 		}
 	}
 	return info, nil
@@ -143,9 +140,13 @@ func infoWant(key string) string {
 	return "a string"
 }
 
-func infoError(info Info, format string, args ...any) error {
+// infoError reports a bad feed_info, naming its agent and feed as far as
+// they can be read.
+func infoError(v any, format string, args ...any) error {
+	agent, _ := lookupString(v, "agent_address")
+	feed, _ := lookupString(v, "feed_name")
 	return fmt.Errorf("%w: feed_info (agent %q, feed %q) %s", ErrBadEvent,
-		info.AgentAddress, info.FeedName, fmt.Sprintf(format, args...))
+		agent, feed, fmt.Sprintf(format, args...))
 }
 
 func lookupString(v any, key string) (string, bool) {

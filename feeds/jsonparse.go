@@ -61,19 +61,36 @@ func (o *object) get(key string) (any, bool) {
 	return nil, false
 }
 
-// sortedMembers returns a map's members sorted by key.
-func sortedMembers(m map[string]any) []member {
-	if len(m) == 0 {
-		return nil
+// sortedMembers returns a map's members ordered by key. They are collected
+// in buf if it has the capacity. Up to len(idx) members are ordered by
+// sorting indices, which moves no pointers (no GC write barriers); more are
+// sorted in place.
+func sortedMembers(m map[string]any, buf []member, idx []uint8) ordered {
+	n := len(m)
+	if n == 0 {
+		return ordered{}
 	}
-	ms := make([]member, 0, len(m))
+	ms := buf[:0]
+	if cap(ms) < n {
+		ms = make([]member, 0, n)
+	}
 	for k, v := range m {
 		ms = append(ms, member{k, v})
 	}
-	if len(ms) > 1 {
+	if n > len(idx) || n > 256 {
 		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		return ordered{ms: ms}
 	}
-	return ms
+	idx = idx[:n]
+	for i := range idx {
+		idx[i] = uint8(i)
+	}
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && ms[idx[j]].key < ms[idx[j-1]].key; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	return ordered{ms: ms, idx: idx}
 }
 
 // maxDepth bounds nesting, as Python's recursion limit does.
