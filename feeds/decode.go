@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"strconv"
-	"unicode/utf8"
 
 	"github.com/gammazero/nexus/v3/wamp"
 )
@@ -37,8 +35,10 @@ import (
 //     values are not a list: that field;
 //   - a value that is null, a list, an object, binary, a non-finite float or
 //     an integer outside int64: that value (left absent, KindInvalid);
-//   - a data list shorter than timestamps: the missing values are absent;
-//     longer: the extra values are ignored (as Python does), counted;
+//   - a data list shorter than timestamps: the missing values are absent
+//     (but in a block of more than 65536 fields × samples made mostly of
+//     missing values, that field, so memory stays proportional to the
+//     input); longer: the extra values are ignored (as Python does), counted;
 //   - a timestamp that is not a number, NaN, or whose nanoseconds t·1e9 do
 //     not fit int64 (±Inf, huge): that sample;
 //   - a sample left with no value in any field: that sample.
@@ -455,170 +455,4 @@ func timestamp(raw any) (float64, string) {
 func isString(v any) bool {
 	_, ok := v.(string)
 	return ok
-}
-
-// parseNumber parses a JSON number (or Python's NaN, Infinity, -Infinity):
-// without '.', 'e' or 'E' it is an integer (int64, uint64 above MaxInt64,
-// *big.Int beyond), otherwise a float64 (±Inf when out of range, as Python).
-func parseNumber(s string) (any, bool) {
-	switch s {
-	case "NaN":
-		return math.NaN(), true
-	case "Infinity":
-		return math.Inf(1), true
-	case "-Infinity":
-		return math.Inf(-1), true
-	}
-	isInt := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '.' || c == 'e' || c == 'E' {
-			isInt = false
-			break
-		}
-	}
-	if isInt {
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, true
-		}
-		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return u, true
-		}
-		b, ok := new(big.Int).SetString(s, 10)
-		if !ok {
-			return nil, false
-		}
-		return b, true
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
-			return nil, false
-		}
-	}
-	return f, true
-}
-
-// asList returns v as a list when it is one.
-func asList(v any) ([]any, bool) {
-	switch x := v.(type) {
-	case []any:
-		return x, true
-	case wamp.List:
-		return x, true
-	}
-	return nil, false
-}
-
-func isObject(v any) bool {
-	switch v.(type) {
-	case map[string]any, wamp.Dict, *object:
-		return true
-	}
-	return false
-}
-
-// lookup returns the member key of object v.
-func lookup(v any, key string) (any, bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		e, ok := x[key]
-		return e, ok
-	case wamp.Dict:
-		e, ok := x[key]
-		return e, ok
-	case *object:
-		return x.get(key)
-	}
-	return nil, false
-}
-
-// ordered is an object's members in decoding order: ms in the order of
-// idx, or ms itself when idx is nil.
-type ordered struct {
-	ms  []member
-	idx []uint8
-}
-
-func (o ordered) len() int { return len(o.ms) }
-
-func (o ordered) at(i int) member {
-	if o.idx != nil {
-		return o.ms[o.idx[i]]
-	}
-	return o.ms[i]
-}
-
-// members returns the members of object v in a deterministic order: text
-// order for a parsed JSON object, key order for a map. A map's members are
-// collected in buf and ordered in idx when they fit.
-func members(v any, buf []member, idx []uint8) (ordered, bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		return sortedMembers(x, buf, idx), true
-	case wamp.Dict:
-		return sortedMembers(x, buf, idx), true
-	case *object:
-		return ordered{ms: x.members}, true
-	}
-	return ordered{}, false
-}
-
-// typeName names the JSON type of a decoded value for messages.
-func typeName(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a bool"
-	case string:
-		return "a string"
-	case float64, float32:
-		return "a float"
-	case []byte:
-		return "binary"
-	case []any, wamp.List:
-		return "a list"
-	case map[string]any, wamp.Dict, *object:
-		return "an object"
-	case *big.Int:
-		return "an integer"
-	case json.Number:
-		if n, ok := parseNumber(string(x)); ok {
-			return typeName(n)
-		}
-		return "a number"
-	}
-	if _, ok := intValue(v); ok {
-		return "an integer"
-	}
-	if _, ok := v.(uint); ok {
-		return "an integer"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// abbrev renders a rejected value briefly for a Problem.
-func abbrev(v any) string {
-	var s string
-	switch x := plain(v).(type) {
-	case nil:
-		s = "null"
-	case string:
-		s = strconv.Quote(x)
-	case []byte:
-		s = fmt.Sprintf("binary(%d bytes)", len(x))
-	case float64:
-		s = FormatFloatRepr(x)
-	default:
-		s = fmt.Sprint(x)
-	}
-	const limit = 60
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
 }

@@ -2,7 +2,6 @@ package feeds
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -39,58 +38,6 @@ func ParseJSON(data []byte) (any, error) {
 		return nil, err
 	}
 	return plain(v), nil
-}
-
-// member is one key/value pair of an object.
-type member struct {
-	key string
-	val any
-}
-
-// object is a JSON object parsed from text, its members in text order.
-type object struct {
-	members []member
-}
-
-func (o *object) get(key string) (any, bool) {
-	for _, m := range o.members {
-		if m.key == key {
-			return m.val, true
-		}
-	}
-	return nil, false
-}
-
-// sortedMembers returns a map's members ordered by key. They are collected
-// in buf if it has the capacity. Up to len(idx) members are ordered by
-// sorting indices, which moves no pointers (no GC write barriers); more are
-// sorted in place.
-func sortedMembers(m map[string]any, buf []member, idx []uint8) ordered {
-	n := len(m)
-	if n == 0 {
-		return ordered{}
-	}
-	ms := buf[:0]
-	if cap(ms) < n {
-		ms = make([]member, 0, n)
-	}
-	for k, v := range m {
-		ms = append(ms, member{k, v})
-	}
-	if n > len(idx) || n > 256 {
-		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
-		return ordered{ms: ms}
-	}
-	idx = idx[:n]
-	for i := range idx {
-		idx[i] = uint8(i)
-	}
-	for i := 1; i < n; i++ {
-		for j := i; j > 0 && ms[idx[j]].key < ms[idx[j-1]].key; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
-	return ordered{ms: ms, idx: idx}
 }
 
 // maxDepth bounds nesting, as Python's recursion limit does.

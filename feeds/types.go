@@ -5,7 +5,9 @@ package feeds
 // even when integral (2.0), bools and strings keep their types.
 type Kind uint8
 
-// The value kinds an OCS recorded feed may carry.
+// The value kinds an OCS recorded feed may carry. KindInvalid (the zero
+// Value) marks an absent value: one DecodeEvent dropped and reported as a
+// Problem; writers skip it.
 const (
 	KindInvalid Kind = iota
 	KindFloat
