@@ -17,8 +17,10 @@ import (
 //
 // The event must have exactly one positional argument, the pair
 // [message, feed_info], and no keyword arguments (ocs-protocol.md §6.1);
-// feed_info must have the seven keys of §6.2 with their types. Anything else
-// is an error wrapping ErrBadEvent that says what is wrong.
+// feed_info must have the keys of §6.2 with their types, except that
+// address, session_id and agent_class may be absent (older OCS releases;
+// the Python publisher does not read them). Anything else is an error
+// wrapping ErrBadEvent that says what is wrong.
 //
 // For a feed that is not Recordable the message is not looked at and Blocks
 // is nil. For a recorded feed the message's blocks become Blocks, in block

@@ -85,7 +85,12 @@ func Truthy(v any) bool {
 	return true
 }
 
-// decodeInfo reads and type-checks a feed_info object.
+// decodeInfo reads and type-checks a feed_info object. agent_address,
+// feed_name, record and agg_params are required: they are what the Python
+// publisher uses. address, session_id and agent_class may be absent
+// (agent_class only exists since OCS v0.9.3, 2022; the Python publisher
+// writes such agents' data), but must have their types when present. Other
+// keys are ignored.
 func decodeInfo(v any) (Info, error) {
 	if !isObject(v) {
 		return Info{}, fmt.Errorf("%w: feed_info is %s, want an object", ErrBadEvent, typeName(v))
@@ -96,6 +101,10 @@ func decodeInfo(v any) (Info, error) {
 	for _, key := range keys {
 		raw, ok := lookup(v, key)
 		if !ok {
+			switch key {
+			case "address", "session_id", "agent_class":
+				continue // absent from older OCS releases; unused for recording
+			}
 			return Info{}, infoError(v, "has no %q", key)
 		}
 		var good bool
