@@ -3,6 +3,7 @@ package feeds
 import (
 	"math"
 	"strconv"
+	"time"
 )
 
 // AppendFloatRepr appends Python's repr (= str) of f to dst: the shortest
@@ -83,4 +84,10 @@ func FormatFloatRepr(f float64) string {
 // "1795294463.0" for a whole number (ocs-protocol.md §6.2; checklist 31).
 func FormatSessionID(t float64) string {
 	return FormatFloatRepr(t)
+}
+
+// SessionIDFromTime is FormatSessionID of t as Python's time.time() gives
+// it: Unix nanoseconds / 1e9 as a float64.
+func SessionIDFromTime(t time.Time) string {
+	return FormatSessionID(float64(t.UnixNano()) / 1e9)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocsflux/ocsflux/feeds"
 )
@@ -53,6 +54,12 @@ func TestFormatFloatRepr(t *testing.T) {
 	}
 	if got := feeds.FormatSessionID(1795294463); got != "1795294463.0" {
 		t.Errorf("FormatSessionID(1795294463) = %q", got)
+	}
+	if got := feeds.SessionIDFromTime(time.Unix(1795294463, 556173300)); got != "1795294463.5561733" {
+		t.Errorf("SessionIDFromTime = %q", got)
+	}
+	if got := feeds.SessionIDFromTime(time.Unix(1795294463, 0)); got != "1795294463.0" {
+		t.Errorf("SessionIDFromTime = %q", got)
 	}
 	if got := string(feeds.AppendFloatRepr([]byte("x="), 2)); got != "x=2.0" {
 		t.Errorf("AppendFloatRepr appended %q", got)
