@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gammazero/nexus/v3/client"
+
+	"github.com/ocsflux/ocsflux/feeds"
 )
 
 // ErrNotConnected is returned by publishes while the agent has no WAMP
@@ -61,7 +63,7 @@ func New(cfg Config) (*Agent, error) {
 		feedByName: map[string]*Feed{},
 	}
 	a.log = cfg.Logger.With("agent", a.address)
-	a.sessionID = pyTimeString(unixFloat(now()))
+	a.sessionID = feeds.SessionIDFromTime(now())
 	a.aclTimestamp = unixFloat(now())
 	a.ops = newOpsManager(a.log, func() time.Time { return a.now() })
 	return a, nil

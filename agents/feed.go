@@ -30,25 +30,12 @@ type FeedSpec struct {
 
 // Feed is a registered feed. Its methods are safe for concurrent use.
 type Feed struct {
-	a          *Agent
-	info       feeds.Info
-	dict       map[string]any // feed_info as sent; never mutated
-	bufferTime time.Duration
+	a    *Agent
+	info feeds.Info
+	dict map[string]any // feed_info as sent; never mutated
 
-	mu       sync.Mutex
-	blocks   map[string]*pendingBlock
-	order    []string // block names, first-publish order
-	bufStart time.Time
-	pending  bool
-}
-
-// pendingBlock accumulates the samples of one block between flushes. Its
-// field set is fixed by the first message for the block.
-type pendingBlock struct {
-	fields     []string
-	index      map[string]int
-	timestamps []any
-	values     [][]any
+	mu  sync.Mutex
+	buf *feeds.Buffer // recorded feeds: OCS's checks and buffer_time
 }
 
 // RegisterFeed registers a feed. It may be called before or during Run.
@@ -68,10 +55,10 @@ func (a *Agent) RegisterFeed(spec FeedSpec) (*Feed, error) {
 	if a.feedByName[spec.Name] != nil {
 		return nil, fmt.Errorf("register feed %q on %s: already registered", spec.Name, a.address)
 	}
-	return a.addFeedLocked(spec), nil
+	return a.addFeedLocked(spec)
 }
 
-func (a *Agent) addFeedLocked(spec FeedSpec) *Feed {
+func (a *Agent) addFeedLocked(spec FeedSpec) (*Feed, error) {
 	var c safeCounter
 	agg, _ := c.safe(spec.AggParams).(map[string]any)
 	if agg == nil {
@@ -88,26 +75,23 @@ func (a *Agent) addFeedLocked(spec FeedSpec) *Feed {
 			AgentAddress: a.address,
 			AggParams:    agg,
 			FeedName:     spec.Name,
-			Address:      a.address + ".feeds." + spec.Name,
+			Address:      feeds.FeedAddress(a.address, spec.Name),
 			Record:       spec.Record,
 			SessionID:    a.sessionID,
 			AgentClass:   class,
 		},
-		bufferTime: spec.BufferTime,
-		blocks:     map[string]*pendingBlock{},
 	}
-	f.dict = map[string]any{
-		"agent_address": f.info.AgentAddress,
-		"agg_params":    agg,
-		"feed_name":     f.info.FeedName,
-		"address":       f.info.Address,
-		"record":        f.info.Record,
-		"session_id":    f.info.SessionID,
-		"agent_class":   a.agentClass(),
+	f.dict = f.info.Wire()
+	if spec.Record {
+		buf, err := feeds.NewBuffer(feeds.BufferConfig{Info: f.info, BufferTime: spec.BufferTime})
+		if err != nil {
+			return nil, fmt.Errorf("register feed %q on %s: %w", spec.Name, a.address, err)
+		}
+		f.buf = buf
 	}
 	a.feeds = append(a.feeds, f)
 	a.feedByName[spec.Name] = f
-	return f
+	return f, nil
 }
 
 // Info returns the feed's feed_info. AggParams must not be modified.
@@ -178,162 +162,98 @@ func (f *Feed) Publish(message any) error {
 
 // PublishSample adds one sample of a block to a recorded feed: one
 // timestamp (Unix seconds) and one value per field. Values must be float,
-// integer, bool or string; field names must follow OCS's rules.
+// integer, bool or string; field names must follow OCS's rules. With
+// buffer_time 0 the sample is sent at once.
 func (f *Feed) PublishSample(block string, timestamp float64, data map[string]any) error {
-	if !f.info.Record {
+	if f.buf == nil {
 		return fmt.Errorf("feed %s: PublishSample needs a recorded feed", f.info.Address)
 	}
-	cols := make(map[string][]any, len(data))
+	vals := make(map[string]feeds.Value, len(data))
 	for k, v := range data {
-		if err := verifyFieldName(k); err != nil {
-			return fmt.Errorf("feed %s: block %q: %w", f.info.Address, block, err)
-		}
 		val, err := sampleValue(v)
 		if err != nil {
 			return fmt.Errorf("feed %s: block %q: field %q: %w", f.info.Address, block, k, err)
 		}
-		cols[k] = []any{val}
+		vals[k] = val
 	}
-	return f.add(block, []any{timestamp}, cols)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	msg, due, err := f.buf.AddSample(f.a.now(), feeds.Sample{BlockName: block, Timestamp: timestamp, Data: vals})
+	if err != nil || !due {
+		return err
+	}
+	return f.send(msg.Wire())
 }
 
 // PublishBlock adds several samples of a block to a recorded feed: data
 // maps each field to a slice ([]float64, []int64, []any, ...) with one
 // value per timestamp.
 func (f *Feed) PublishBlock(block string, timestamps []float64, data map[string]any) error {
-	if !f.info.Record {
+	if f.buf == nil {
 		return fmt.Errorf("feed %s: PublishBlock needs a recorded feed", f.info.Address)
 	}
-	ts := make([]any, len(timestamps))
-	for i, t := range timestamps {
-		ts[i] = t
+	names := make([]string, 0, len(data))
+	for k := range data {
+		names = append(names, k)
 	}
-	cols := make(map[string][]any, len(data))
-	for k, v := range data {
-		if err := verifyFieldName(k); err != nil {
-			return fmt.Errorf("feed %s: block %q: %w", f.info.Address, block, err)
-		}
-		list, ok := normalize(v).([]any)
+	sort.Strings(names)
+	b := feeds.Block{Name: block, Timestamps: append([]float64(nil), timestamps...), Fields: make([]feeds.Field, len(names))}
+	for i, k := range names {
+		list, ok := normalize(data[k]).([]any)
 		if !ok {
 			return fmt.Errorf("feed %s: block %q: field %q: a multi-sample block needs a list per field", f.info.Address, block, k)
 		}
-		for i, e := range list {
+		vals := make([]feeds.Value, len(list))
+		for j, e := range list {
 			val, err := sampleValue(e)
 			if err != nil {
-				return fmt.Errorf("feed %s: block %q: field %q: value %d: %w", f.info.Address, block, k, i, err)
+				return fmt.Errorf("feed %s: block %q: field %q: value %d: %w", f.info.Address, block, k, j, err)
 			}
-			list[i] = val
+			vals[j] = val
 		}
-		if len(list) != len(ts) {
-			return fmt.Errorf("feed %s: block %q: field %q has %d values for %d timestamps", f.info.Address, block, k, len(list), len(ts))
-		}
-		cols[k] = list
+		b.Fields[i] = feeds.Field{Name: k, Values: vals}
 	}
-	return f.add(block, ts, cols)
-}
-
-// add appends checked samples to the block buffer and flushes when the
-// buffer time has passed.
-func (f *Feed) add(block string, ts []any, cols map[string][]any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	b := f.blocks[block]
-	if b == nil {
-		b = &pendingBlock{index: map[string]int{}}
-		for k := range cols {
-			b.fields = append(b.fields, k)
-		}
-		sort.Strings(b.fields)
-		b.values = make([][]any, len(b.fields))
-		for i, k := range b.fields {
-			b.index[k] = i
-		}
-		f.blocks[block] = b
-		f.order = append(f.order, block)
+	msg, due, err := f.buf.AddBlock(f.a.now(), b)
+	if err != nil || !due {
+		return err
 	}
-	if len(cols) != len(b.fields) {
-		return fmt.Errorf("feed %s: Block structure does not match: %s", f.info.Address, block)
-	}
-	for k := range cols {
-		if _, ok := b.index[k]; !ok {
-			return fmt.Errorf("feed %s: Block structure does not match: %s", f.info.Address, block)
-		}
-	}
-	b.timestamps = append(b.timestamps, ts...)
-	for k, vs := range cols {
-		i := b.index[k]
-		b.values[i] = append(b.values[i], vs...)
-	}
-	now := f.a.now()
-	if !f.pending {
-		f.pending = true
-		f.bufStart = now
-	}
-	if now.Sub(f.bufStart) >= f.bufferTime {
-		return f.flushLocked()
-	}
-	return nil
+	return f.send(msg.Wire())
 }
 
-// Flush sends what a recorded feed has buffered (nothing if empty).
+// Flush sends what a recorded feed has buffered (nothing if empty). The
+// buffer is emptied even when sending fails, as in OCS.
 func (f *Feed) Flush() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.flushLocked()
-}
-
-// flushLocked publishes every non-empty block as one event and clears the
-// buffer, whether or not the publish succeeded (as in OCS).
-func (f *Feed) flushLocked() error {
-	if !f.pending {
+	if f.buf == nil {
 		return nil
 	}
-	f.pending = false
-	msg := make(map[string]any, len(f.blocks))
-	for _, name := range f.order {
-		b := f.blocks[name]
-		if len(b.timestamps) == 0 {
-			continue
-		}
-		data := make(map[string]any, len(b.fields))
-		for i, k := range b.fields {
-			data[k] = b.values[i]
-			b.values[i] = nil // the published slices now belong to the event
-		}
-		msg[name] = map[string]any{"block_name": name, "data": data, "timestamps": b.timestamps}
-		b.timestamps = nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	msg, due := f.buf.Flush()
+	if !due {
+		return nil
 	}
-	return f.send(msg)
+	return f.send(msg.Wire())
 }
 
-// sampleValue checks one recorded value: float, int, bool or str.
-func sampleValue(v any) (any, error) {
+// sampleValue checks one recorded value (float, int, bool or str, as OCS's
+// verify_message_data_type) and converts it.
+func sampleValue(v any) (feeds.Value, error) {
 	switch x := normalize(v).(type) {
-	case float64, int64, uint64, bool, string:
-		return x, nil
+	case float64:
+		return feeds.Float(x), nil
+	case int64:
+		return feeds.Int(x), nil
+	case bool:
+		return feeds.Bool(x), nil
+	case string:
+		return feeds.String(x), nil
+	case uint64:
+		return feeds.Value{}, fmt.Errorf("integer %d does not fit in 64 bits", x)
 	case nil:
-		return nil, errors.New("message 'data' block contains invalid data type: <class 'NoneType'>")
+		return feeds.Value{}, errors.New("message 'data' block contains invalid data type: <class 'NoneType'>")
 	default:
-		return nil, fmt.Errorf("message 'data' block contains invalid data type: <class '%s'>", pyTypeName(x))
+		return feeds.Value{}, fmt.Errorf("message 'data' block contains invalid data type: <class '%s'>", pyTypeName(x))
 	}
-}
-
-// verifyFieldName applies OCS's field-name rules (Feed.verify_data_field_string).
-func verifyFieldName(field string) error {
-	if field == "" {
-		return errors.New("Empty field name encountered, please enter a valid field name.")
-	}
-	for _, r := range field {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return fmt.Errorf("message 'data' block contains the key %s with the invalid character '%c'. Valid characters are a-z, A-Z, 0-9, and underscore.", field, r)
-		}
-	}
-	stripped := strings.Trim(field, "_")
-	if stripped != "" && !(stripped[0] >= 'a' && stripped[0] <= 'z' || stripped[0] >= 'A' && stripped[0] <= 'Z') {
-		return fmt.Errorf("message 'data' block contains the key %s, which does not start with a letter (after any number of leading underscores.)", field)
-	}
-	if len(field) > 255 {
-		return fmt.Errorf("message 'data' block contains key %s which exceeds the valid length of 255 characters.", field)
-	}
-	return nil
 }

@@ -26,7 +26,8 @@ func (a *Agent) ensureHeartbeatFeed() *Feed {
 	if f := a.feedByName[heartbeatFeed]; f != nil {
 		return f
 	}
-	return a.addFeedLocked(FeedSpec{Name: heartbeatFeed})
+	f, _ := a.addFeedLocked(FeedSpec{Name: heartbeatFeed}) // cannot fail: not recorded
+	return f
 }
 
 // runHeartbeat publishes the op codes now and then every second until stop

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ocsflux/ocsflux/feeds"
 )
 
 // This file formats decoded WAMP values the way CPython's str() and repr()
@@ -222,74 +224,9 @@ func writeRepr(b *strings.Builder, v any) {
 	}
 }
 
-// pyFloatRepr is Python's repr() of a float: the shortest string that
-// round-trips, in positional notation with at least one fractional digit
-// when the decimal exponent is in [-4, 16), else in scientific notation with
-// a signed two-digit (or longer) exponent: 1.0, 0.0001, 1e-05, 1e+16, 1.5e+16.
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case f == 0:
-		if math.Signbit(f) {
-			return "-0.0"
-		}
-		return "0.0"
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // [-]d[.ddd]e±XX
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	ePos := strings.IndexByte(s, 'e')
-	mant, expStr := s[:ePos], s[ePos+1:]
-	exp, _ := strconv.Atoi(expStr)
-	digits := strings.Replace(mant, ".", "", 1)
-	decpt := exp + 1 // position of the decimal point relative to digits
-
-	var out strings.Builder
-	if neg {
-		out.WriteByte('-')
-	}
-	if decpt > 16 || decpt < -3 {
-		out.WriteByte(digits[0])
-		if len(digits) > 1 {
-			out.WriteByte('.')
-			out.WriteString(digits[1:])
-		}
-		out.WriteByte('e')
-		if exp < 0 {
-			out.WriteByte('-')
-			exp = -exp
-		} else {
-			out.WriteByte('+')
-		}
-		if exp < 10 {
-			out.WriteByte('0')
-		}
-		out.WriteString(strconv.Itoa(exp))
-		return out.String()
-	}
-	switch {
-	case decpt <= 0:
-		out.WriteString("0.")
-		out.WriteString(strings.Repeat("0", -decpt))
-		out.WriteString(digits)
-	case decpt >= len(digits):
-		out.WriteString(digits)
-		out.WriteString(strings.Repeat("0", decpt-len(digits)))
-		out.WriteString(".0")
-	default:
-		out.WriteString(digits[:decpt])
-		out.WriteByte('.')
-		out.WriteString(digits[decpt:])
-	}
-	return out.String()
-}
+// pyFloatRepr is Python's repr() of a float (1.0, 0.0001, 1e-05, 1e+16,
+// nan, inf); the one implementation lives in package feeds.
+func pyFloatRepr(f float64) string { return feeds.FormatFloatRepr(f) }
 
 // pyStrRepr is Python's repr() of a str: single quotes unless the text
 // contains a single quote and no double quote; backslash escapes for the
@@ -364,10 +301,6 @@ func pyBytesRepr(p []byte) string {
 	b.WriteByte(quote)
 	return b.String()
 }
-
-// pyTimeString is Python's str(time.time()) for t: the session_id of a
-// feed_info, e.g. "1795294463.5561733", "1795294463.0".
-func pyTimeString(t float64) string { return pyFloatRepr(t) }
 
 // pyEqual is Python's == between two normalized values: numbers (bool
 // counts as 0/1) compare by value, lists and tuples element-wise (a list

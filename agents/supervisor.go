@@ -58,6 +58,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	go a.ops.loop()
 	defer a.ops.stop()
+	defer a.ops.cancelOps()
 
 	quit := make(chan struct{})
 	var workers sync.WaitGroup
