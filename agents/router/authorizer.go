@@ -13,8 +13,8 @@ import (
 // refusal with wamp.error.not_authorized (for a PUBLISH only when the
 // publisher asked for an acknowledgement, as crossbar does).
 //
-// nexus does not consult the authorizer for in-process (local) sessions, so
-// the HTTP bridge applies the same rule itself.
+// In-process sessions are trusted, so the HTTP bridge applies the same rule
+// itself.
 type prefixAuthorizer struct {
 	prefix string // "<address_root>."
 }
@@ -23,8 +23,29 @@ func (a prefixAuthorizer) allowed(uri wamp.URI) bool {
 	return strings.HasPrefix(string(uri), a.prefix)
 }
 
-// Authorize implements nexus's router.Authorizer.
-func (a prefixAuthorizer) Authorize(_ *wamp.Session, msg wamp.Message) (bool, error) {
+// Transport details the router attaches to every WebSocket session.
+const (
+	transportType      = "type"
+	transportWebSocket = "websocket"
+)
+
+// isWebSocket reports whether sess came in over the router's WebSocket
+// endpoint (rather than being an in-process session).
+func isWebSocket(sess *wamp.Session) bool {
+	t, ok := wamp.AsDict(sess.Details["transport"])
+	if !ok {
+		return false
+	}
+	kind, _ := wamp.AsString(t[transportType])
+	return kind == transportWebSocket
+}
+
+// Authorize implements nexus's router.Authorizer. In-process sessions (the
+// HTTP bridge, Router.ConnectLocal) are trusted.
+func (a prefixAuthorizer) Authorize(sess *wamp.Session, msg wamp.Message) (bool, error) {
+	if !isWebSocket(sess) {
+		return true, nil
+	}
 	switch m := msg.(type) {
 	case *wamp.Call:
 		return a.allowed(m.Procedure), nil

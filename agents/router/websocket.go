@@ -133,6 +133,12 @@ func (h *wsHandler) track(c *websocket.Conn) bool {
 	return true
 }
 
+func (h *wsHandler) isClosing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closing
+}
+
 func (h *wsHandler) untrack(c *websocket.Conn) {
 	h.mu.Lock()
 	delete(h.pending, c)
@@ -190,9 +196,13 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wrapped := &wsConn{Conn: conn, handler: h, remote: r.RemoteAddr}
 	peer := transport.NewWebsocketPeer(wrapped, newCrossbarErrors(serializer), payloadType,
 		h.nexusLog, h.keepAlive, h.outQueueSize)
-	details := wamp.Dict{"type": "websocket", "protocol": proto, "peer": r.RemoteAddr}
-	if err := h.nexus.AttachClient(peer, details); err != nil {
-		h.logger.Info("websocket client did not join", "remote", r.RemoteAddr, "protocol", proto, "err", err)
+	details := wamp.Dict{transportType: transportWebSocket, "protocol": proto, "peer": r.RemoteAddr}
+	if err := h.nexus.AttachClient(ownDetailsPeer{peer}, details); err != nil {
+		level := slog.LevelInfo
+		if h.isClosing() {
+			level = slog.LevelDebug
+		}
+		h.logger.Log(r.Context(), level, "websocket client did not join", "remote", r.RemoteAddr, "protocol", proto, "err", err)
 		return
 	}
 	h.logger.Debug("websocket client joined", "remote", r.RemoteAddr, "protocol", proto)
@@ -215,3 +225,19 @@ func (c *wsConn) ReadMessage() (int, []byte, error) {
 	}
 	return t, b, err
 }
+
+// ownDetailsPeer works around a data race in nexus v3.3.0's broker: one
+// publication's EVENT details map is shared by all its remote subscribers,
+// and the broker writes details.topic into it for every pattern-based
+// subscriber while the events already queued to earlier subscribers are
+// being serialized on their connections' goroutines. Go reports that as a
+// fatal "concurrent map read and map write". nexus gives each *local*
+// subscriber its own copy of the details and arguments, so the router's
+// WebSocket peers say they are local. The only other effects of IsLocal in
+// nexus are skipping authentication and authorization, which the realm
+// turns back on for every session (RequireLocalAuth, RequireLocalAuthz);
+// the authorizer tells WebSocket sessions from in-process ones by their
+// transport details.
+type ownDetailsPeer struct{ wamp.Peer }
+
+func (ownDetailsPeer) IsLocal() bool { return true }
