@@ -140,6 +140,8 @@ func newFixture(t *testing.T, mod func(cfg *agents.Config), extra func(a *agents
 		extra(a)
 	}
 	f.ra = run(t, a)
+	// Let every gated op finish at cleanup (before Run is cancelled).
+	t.Cleanup(func() { f.recordRelease.open(); f.flagRelease.open(); f.degrade.open() })
 	f.c = dialClient(t, f.tr, 0)
 	waitRegistered(t, f.c, f.addr, 10*time.Second)
 	return f

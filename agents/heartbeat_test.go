@@ -74,6 +74,7 @@ func feedEvent(t *testing.T, ev *wamp.Event) (any, map[string]any) {
 // <address>.feeds.heartbeat, args [[{op: op_code}, feed_info]], op_code 1
 // for ops without a session; SetHeartbeat switches it (checklist 30, 31).
 func TestHeartbeat(t *testing.T) {
+	t.Parallel() // slow; ports are not reused
 	tr := startRouter(t, "127.0.0.1:0")
 	c := dialClient(t, tr, 0)
 	hb := subscribeLog(t, c, testRoot+"..feeds.heartbeat", wamp.MatchWildcard)

@@ -37,6 +37,7 @@ type clientOutput struct {
 // wildcard pattern; every reply has OCS's shape and exact text (checklist
 // 10-19, 30, 31 seen from Python).
 func TestPythonInterop(t *testing.T) {
+	t.Parallel() // slow; ports are not reused
 	if _, err := os.Stat(pythonWithAutobahn); err != nil {
 		t.Fatalf("%s is required for the interop test (Debian python3 with python3-autobahn): %v", pythonWithAutobahn, err)
 	}

@@ -25,15 +25,20 @@ import (
 type registrationLog struct {
 	mu   sync.Mutex
 	uris []string
+	c    *client.Client
 }
+
+// close ends the local client (call it before stopping its router).
+func (l *registrationLog) close() { _ = l.c.Close() }
 
 func (l *registrationLog) hook(t *testing.T) func(router.Router) {
 	return func(r router.Router) {
-		c, err := client.ConnectLocal(r, client.Config{Realm: testRealm, Logger: log.New(io.Discard, "", 0)})
+		c, err := client.ConnectLocal(r, client.Config{Realm: testRealm, ResponseTimeout: time.Second, Logger: log.New(io.Discard, "", 0)})
 		if err != nil {
 			t.Fatalf("local client: %v", err)
 		}
-		t.Cleanup(func() { _ = c.Close() })
+		l.c = c
+		t.Cleanup(l.close)
 		err = c.Subscribe(string(wamp.MetaEventRegOnCreate), func(ev *wamp.Event) {
 			if len(ev.Arguments) < 2 {
 				return
@@ -144,6 +149,7 @@ func TestReconnect(t *testing.T) {
 	sess("running", 3, 0)(t, before)
 
 	// The router goes away.
+	regs1.close()
 	tr.stop()
 	close(outage)
 	if err := <-outageErr; !errors.Is(err, agents.ErrNotConnected) {
@@ -241,6 +247,7 @@ func TestRetryWhileRouterDown(t *testing.T) {
 // TestCrossbarTimeout: after a loss without rejoin for crossbar_timeout,
 // the agent stops its ops and Run returns nil (checklist 57).
 func TestCrossbarTimeout(t *testing.T) {
+	t.Parallel() // slow; ports are not reused
 	tr := startRouter(t, "127.0.0.1:0")
 	cfg := agentCfg(tr, "mortal")
 	cfg.CrossbarTimeout = 1500 * time.Millisecond
