@@ -13,6 +13,7 @@ import (
 	"github.com/gammazero/nexus/v3/transport/serialize"
 	"github.com/gammazero/nexus/v3/wamp"
 
+	"github.com/ocsflux/ocsflux/agents/client/clienttest"
 	"github.com/ocsflux/ocsflux/agents/router"
 )
 
@@ -183,5 +184,37 @@ func TestAutobahnInterop(t *testing.T) {
 				t.Error("python peer did not exit")
 			}
 		})
+	}
+}
+
+// TestPythonRequestsBridge calls the bridge with Python's requests exactly
+// as OCS's client_http.py does (json.dumps string body, no Content-Type)
+// and checks what OCSClient would see: results with Python types, and
+// ControlClientError's 7-element lists.
+func TestPythonRequestsBridge(t *testing.T) {
+	requireAutobahn(t)
+	if out, err := exec.Command(python, "-c", "import requests").CombinedOutput(); err != nil {
+		t.Fatalf("test needs requests for %s (Debian: apt-get install python3-requests): %v\n%s", python, err, out)
+	}
+	r := startRouter(t, router.Config{})
+	clienttest.Start(t, r.WSURL(), "observatory", "influxagent")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "testdata/client_http_peer.py", r.CallURL(), "observatory.influxagent")
+	cmd.Stderr = newTestLog(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("client_http_peer.py: %v\n%s", err, out)
+	}
+	want := []string{
+		`api ok ('InfluxDBAgent', 'int', 'float')`,
+		`status ok (0, 'No session active.', None, 'NoneType', None)`,
+		`start ok (0, 'Started process "record".', 0, 'float', 'starting')`,
+		`wait ok (1, 'Operation "record" still running; wait timed out.', 0, 'float', 'running')`,
+		`nobody error [0, 0, 0, 0, 'wamp.error.no_such_procedure', ['no callee registered for procedure <observatory.nobody.ops>'], {}]`,
+		`wrongpath error [0, 0, 0, 0, 'client_http.error.request_error', ['Server replied with code 404'], {}]`,
+	}
+	if got := strings.Split(strings.TrimSpace(string(out)), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("python saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
