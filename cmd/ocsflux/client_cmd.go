@@ -22,7 +22,7 @@ type clientCmd struct {
 	Site        string   `name:"site" placeholder:"NAME" help:"Use the site config $OCS_CONFIG_DIR/NAME.yaml (default: default.yaml when OCS_CONFIG_DIR is set). --site none: no site config."`
 	SiteFile    string   `name:"site-file" placeholder:"PATH" help:"Use this site config file."`
 	SiteHost    string   `name:"site-host" placeholder:"HOST" help:"Apply this host entry's wamp_http/wamp_server/wamp_realm (default: this machine's host name, then localhost, if present)."`
-	Timeout     *float64 `name:"timeout" placeholder:"SECONDS" help:"For wait: give up after SECONDS with a TIMEOUT reply (0 or negative: answer at once). Default: wait until the operation is done."`
+	Timeout     *float64 `name:"timeout" placeholder:"SECONDS" help:"For wait: give up after SECONDS with a TIMEOUT reply (0 or negative, written --timeout=-1: answer at once). Default: wait until the operation is done."`
 	JSON        bool     `name:"json" help:"Print the reply as JSON (for scripts) instead of OCSReply's text."`
 
 	InstanceID string   `arg:"" name:"instance-id" help:"The agent's instance-id (its address is ROOT.<instance-id>)."`
@@ -31,6 +31,17 @@ type clientCmd struct {
 	Params     []string `arg:"" name:"params" optional:"" help:"For start: the operation's params as key=value; a value that is JSON (true, 1, 1.5, \"text\", [1, 2]) is that value, anything else a string."`
 
 	params map[string]any
+}
+
+// Help is the command's detailed help.
+func (c *clientCmd) Help() string {
+	return "Calls the agent's management procedure (api) or its .ops procedure, with the arguments " +
+		"OCS's OCSClient sends, through the HTTP bridge (--site-http, or the site config's wamp_http) " +
+		"or over WAMP (--site-hub, or the site config's wamp_server when it has no wamp_http), and " +
+		"prints the reply as OCSReply does (the latest five messages, the session data), or as JSON " +
+		"with --json. Exit status: 0 for an OK reply, 1 for an ERROR or TIMEOUT reply or a failed " +
+		"call (the error, e.g. wamp.error.no_such_procedure when the agent is not running, goes to " +
+		"stderr, and to stdout as {\"error\", \"args\", \"kwargs\"} with --json), 2 for a usage error."
 }
 
 // Validate reports usage errors (exit status 2).

@@ -75,6 +75,8 @@ func TestClientCmdOps(t *testing.T) {
 					"    1795294584.987 Status is now \"running\".\n" +
 					"  data: {\"connected\":true,\"last_updated\":1795294585.9863648}\n" +
 					"  other keys in .session: op_code=3, cred_level=1, degraded=false\n"},
+			{cmd("influxagent", "wait", "record", "--timeout=-1"), exitError, ""},
+			{cmd("influxagent", "wait", "--timeout=2.5", "record"), exitError, ""},
 			{cmd("influxagent", "stop", "record"), exitOK, ""},
 			{cmd("influxagent", "wait", "record"), exitOK,
 				"OCSReply: OK : Operation \"record\" is currently not running (SUCCEEDED).\n" +

@@ -16,7 +16,7 @@ import (
 type routerCmd struct {
 	Listen         string `name:"listen" placeholder:"HOST:PORT" help:"Address to serve on. Default: 127.0.0.1 (loopback only) and the port of the site config's wamp_server, else 127.0.0.1:8001. Use 0.0.0.0:8001 to expose the router."`
 	Realm          string `name:"realm" placeholder:"REALM" help:"The realm to serve. Default: the site config's wamp_realm, else test_realm."`
-	AddressRoot    string `name:"address-root" placeholder:"ROOT" help:"WebSocket clients may only use URIs under ROOT.<...> (crossbar's OCS role rule). Default: the site config's address_root, else observatory."`
+	AddressRoot    string `name:"address-root" placeholder:"ROOT" help:"WebSocket clients may only use URIs that start with ROOT. (crossbar's OCS role rule). Default: the site config's address_root, else observatory."`
 	WSPath         string `name:"ws-path" placeholder:"PATH" help:"URL path of the WAMP WebSocket. Default: the path of the site config's wamp_server, else /ws."`
 	CallPath       string `name:"call-path" placeholder:"PATH" help:"URL path of the HTTP caller bridge (OCSClient's wamp_http). Default: the path of the site config's wamp_http, else /call."`
 	MaxMessageSize string `name:"max-message-size" placeholder:"SIZE" help:"Largest WebSocket message (and /call body) accepted, e.g. 16MiB, 64MiB, 1GiB. Default: 16MiB."`
@@ -25,6 +25,16 @@ type routerCmd struct {
 	SiteFile       string `name:"site-file" placeholder:"PATH" help:"Take the defaults from this site config file."`
 	SiteHost       string `name:"site-host" placeholder:"HOST" help:"Apply this host entry's wamp_server/wamp_http/wamp_realm (default: this machine's host name, then localhost, if present)."`
 	LogLevel       string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+}
+
+// Help is the command's detailed help.
+func (c *routerCmd) Help() string {
+	return "Serves, on one port, the WAMP WebSocket (wamp.2.json, wamp.2.msgpack and wamp.2.cbor, " +
+		"chosen in the client's order of preference as crossbar does), the HTTP caller bridge that " +
+		"OCSClient uses, and crossbar's readiness page /info, with OCS's crossbar rules: one realm, " +
+		"anonymous access, URIs only under the address root. Settings come from the flags, then from " +
+		"the site config's hub (wamp_server, wamp_http, wamp_realm, address_root), then the defaults. " +
+		"SIGINT or SIGTERM shuts it down cleanly (exit status 0)."
 }
 
 // Validate checks what kong cannot (a usage error, exit status 2).
