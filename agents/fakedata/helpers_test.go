@@ -245,6 +245,12 @@ func (ta *testAgent) ops(t *testing.T, action, op string, params map[string]any)
 	if params != nil {
 		args = append(args, params)
 	}
+	return ta.opsArgs(t, args...)
+}
+
+// opsArgs calls the agent's .ops procedure with these positional arguments.
+func (ta *testAgent) opsArgs(t *testing.T, args ...any) opsReply {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := ta.c.Call(ctx, ta.Address()+".ops", nil, args, nil, nil)
@@ -287,18 +293,11 @@ func (ta *testAgent) waitSession(t *testing.T, op, what string, cond func(s map[
 	return sess
 }
 
-// wait calls wait on op (no timeout) and returns the final session.
+// wait calls wait on op (no timeout: until it is done) and returns the
+// reply.
 func (ta *testAgent) wait(t *testing.T, op string) opsReply {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := ta.c.Call(ctx, ta.Address()+".ops", nil, []any{"wait", op}, nil, nil)
-	if err != nil {
-		t.Fatalf("wait %s: %v", op, err)
-	}
-	l := res.Arguments[0].([]any)
-	code, _ := asInt(l[0])
-	return opsReply{code, l[1].(string), l[2].(map[string]any)}
+	return ta.opsArgs(t, "wait", op)
 }
 
 // mgmt calls the agent's management procedure with q.
