@@ -148,7 +148,7 @@ func TestAutobahnInterop(t *testing.T) {
 			if err := goPub.Publish("observatory.goagent.feeds.x", nil, wamp.List{wamp.Dict{"f": 2.0, "i": 2}}, nil); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := py.expect("EVENT"), "observatory.goagent.feeds.x [{'f': 2.0, 'i': 2}]"; got != want {
+			if got, want := py.expect("EVENT"), "observatory.goagent.feeds.x [[('f', 2.0), ('i', 2)]]"; got != want {
 				t.Errorf("Python received %q, want %q", got, want)
 			}
 

@@ -12,7 +12,7 @@ the Go test reads them:
   NOTAUTH <error uri>           registering outside the address root
   READY                         registered and subscribed
   PUBLISHED                     published the typed event (acknowledged)
-  EVENT <details.topic> <repr(args)>
+  EVENT <details.topic> <repr(args), dicts as sorted item lists>
   CALLED <repr(args)> <repr(kwargs)>
   BYE
 
@@ -60,7 +60,9 @@ class Peer(ApplicationSession):
         yield self.register(self.quit, 'observatory.pyagent.quit')
 
         def on_event(*args, details=None):
-            say('EVENT', details.topic, repr(list(args)))
+            # dicts as sorted item lists: Go writes map keys in random order
+            shown = [sorted(a.items()) if isinstance(a, dict) else a for a in args]
+            say('EVENT', details.topic, repr(shown))
 
         yield self.subscribe(on_event, 'observatory..feeds.',
                              options=SubscribeOptions(match='wildcard', details_arg='details'))
