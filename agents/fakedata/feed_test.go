@@ -426,3 +426,30 @@ func opMessage(t *testing.T, sess map[string]any) string {
 	s, _ := m[1].(string)
 	return s
 }
+
+// TestAcqSlowRateAndNoChannels: below one sample per report, reports
+// without samples publish nothing (and do not end test_mode) until a
+// sample is due; with no channels the block has timestamps and empty data.
+func TestAcqSlowRateAndNoChannels(t *testing.T) {
+	r := startRouter(t)
+	var log *eventLog
+	ta := startAgent(t, r, agentSetup{
+		opts:      fakedata.Options{Mode: "idle", NumChannels: 0, SampleRate: 0.4, FrameLength: 60},
+		subscribe: func(c *client.Client) { log = subscribe(t, c, feedTopic) },
+	})
+	ta.ops(t, "start", "acq", map[string]any{"test_mode": true}).expect(t, 0, `Started process "acq".`)
+	for range 2 { // int(1 × 0.4) = int(2 × 0.4) = 0 samples
+		ta.clock.advance(t, 1, time.Second)
+		ta.waitSession(t, "acq", "still running", func(s map[string]any) bool { return s["status"] == "running" })
+	}
+	ta.clock.advance(t, 1, time.Second) // int(3 × 0.4) = 1 sample, at the start
+	done := ta.wait(t, "acq").expect(t, 0, `Operation "acq" is currently not running (SUCCEEDED).`)
+	if d := done.sess["data"].(map[string]any); d["timestamp"] != at(0) || len(d["fields"].(map[string]any)) != 0 {
+		t.Errorf("session data %v, want no fields and timestamp %v", d, at(0))
+	}
+	waitFor(t, 5*time.Second, "the event", func() bool { return log.len() >= 1 })
+	ts, d := temps(t, feedEvent(t, ta, log.snapshot()[0], 60), []string{})
+	if len(ts) != 1 || ts[0] != at(0) || len(d) != 0 {
+		t.Errorf("event timestamps %v data %v, want [%v] and {}", ts, d, at(0))
+	}
+}
