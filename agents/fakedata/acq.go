@@ -19,6 +19,12 @@ const (
 )
 
 // acq is the acq process (Python's FakeDataAgent.acq).
+//
+// Differences from Python, none visible in the data: a stop is noticed at
+// once (Python polls at least once a second); degraded flips exactly at
+// the end of each degradation_period (Python checks once per loop, up to
+// 1 s late); time comparisons use >= so that a clock that stands still
+// between wake-ups (tests) cannot make the loop spin.
 func (a *Agent) acq(s *agents.Session, p agents.Params) (bool, string, error) {
 	log := s.Logger()
 	testMode := p.Bool("test_mode")

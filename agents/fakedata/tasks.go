@@ -43,6 +43,10 @@ const credLevel = 1
 // delayTask is the delay_task task: it waits delay seconds, updating
 // {"requested_delay", "delay_so_far"} at least every 0.5 s, and ends with
 // success = succeed, or false when aborted.
+//
+// An abort is noticed at once and reports the time elapsed at the abort
+// (also stored as delay_so_far); Python notices it after its current
+// 0.5 s sleep and reports the delay_so_far of the update before.
 func (a *Agent) delayTask(s *agents.Session, p agents.Params) (bool, string, error) {
 	delay := p.Float("delay")
 	succeed := p.Bool("succeed")
