@@ -110,6 +110,8 @@ func helpStruct(flags []site.Flag) (model any, err error) {
 // fields here (kong calls Run with the context and *Env bound); the agent
 // command is added by newKong, as its flags are generated from the tables.
 type cli struct {
+	Router  routerCmd  `cmd:"" help:"Run an embedded WAMP router, a stand-in for an OCS site's crossbar: WebSocket at /ws, HTTP caller bridge at /call."`
+	Client  clientCmd  `cmd:"" help:"Call an agent's operations like ocs-client-cli: api, start, stop, abort, wait, status."`
 	Version versionCmd `cmd:"" help:"Print the ocsflux version and the Go version it was built with."`
 }
 
