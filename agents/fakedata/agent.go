@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -61,7 +60,6 @@ type Agent struct {
 	clock    Clock
 	rate     float64
 	channels []string
-	log      *slog.Logger
 
 	randMu sync.Mutex // guards rng
 	rng    *rand.Rand
@@ -92,11 +90,6 @@ func New(cfg Config) (*Agent, error) {
 	if a.rng == nil {
 		a.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	logger := acfg.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	a.log = logger.With("agent", rt.Address(), "component", "fakedata")
 
 	a.feed, err = rt.RegisterFeed(agents.FeedSpec{
 		Name:       FeedName,
