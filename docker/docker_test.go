@@ -168,6 +168,19 @@ func TestComposeFilesValidate(t *testing.T) {
 						t.Errorf("service %s mounts %s, which does not exist: %v", name, src, err)
 					}
 				}
+				if svc.Build != nil && filepath.Base(svc.Build.Dockerfile) == "Dockerfile" {
+					// The image sets OCS_CONFIG_DIR=/config and every ocsflux
+					// command (agents, router, client) reads the site config
+					// there when that variable is set.
+					mounted := false
+					for _, v := range svc.Volumes {
+						_, dst := bindSource(v)
+						mounted = mounted || dst == "/config"
+					}
+					if !mounted {
+						t.Errorf("service %s runs the ocsflux image but mounts nothing at /config", name)
+					}
+				}
 				for _, port := range svc.Ports {
 					if !strings.HasPrefix(port, "127.0.0.1:") {
 						t.Errorf("service %s publishes %s on every interface; publish on 127.0.0.1 only", name, port)
