@@ -1,0 +1,222 @@
+package influxdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/ocsflux/ocsflux/agents"
+	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/publisher"
+)
+
+// OpRecord is the name of the agent's only operation, the process that
+// writes every recorded feed of the realm to InfluxDB.
+const OpRecord = "record"
+
+// stopMargin is how much longer than Options.ShutdownTimeout the agent
+// runtime waits for record at shutdown when Config.Agent.StopTimeout is not
+// set: record's final flush is bounded by ShutdownTimeout, plus the time to
+// stop intake and update the session.
+const stopMargin = 2 * time.Second
+
+// Config configures an InfluxDBAgent.
+type Config struct {
+	// Agent configures the OCS agent runtime (address, router, realm,
+	// logger, ...). AgentClass may be empty (it is set to AgentClass) or
+	// must be "InfluxDBAgent". A zero StopTimeout becomes
+	// Options.ShutdownTimeout + 2 s, so that a shutdown waits for record's
+	// final flush.
+	Agent agents.Config
+	// Options are the agent's own options; start from Defaults().
+	Options Options
+	// LookupEnv reads the credential variables (INFLUXDB_USERNAME, ...,
+	// see CredentialVariables) each time record starts. nil means
+	// os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+
+	// ConnectRetry, RetryMin and RetryMax tune the publisher's pause
+	// between start-up attempts and the backoff between write retries
+	// (zero: the publisher's defaults, 1 s, 1 s and 30 s). They are not
+	// command-line options; tests and the demo shorten them.
+	ConnectRetry time.Duration
+	RetryMin     time.Duration
+	RetryMax     time.Duration
+}
+
+// Validate reports what is wrong with c (the runtime config is checked by
+// New through agents.New).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Agent.AgentClass != "" && c.Agent.AgentClass != AgentClass {
+		errs = append(errs, fmt.Errorf("agent class %q: the InfluxDB publisher is %q", c.Agent.AgentClass, AgentClass))
+	}
+	if err := c.Options.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"connect retry", c.ConnectRetry}, {"retry min", c.RetryMin}, {"retry max", c.RetryMax}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Agent is the InfluxDB publisher agent (OCS's InfluxDBAgent): an OCS agent
+// with the process record and the feeds heartbeat and ocsflux_stats, which
+// subscribes to every feed of the realm. Create it with New and run it with
+// Run.
+type Agent struct {
+	rt        *agents.Agent
+	opts      Options
+	lookupEnv func(string) (string, bool)
+	tune      Config // ConnectRetry, RetryMin, RetryMax
+	stats     *agents.Feed
+	sub       *agents.Subscription
+	log       *slog.Logger
+
+	// rec is the running record session's intake, nil while record is not
+	// running (the Python agent's recording flag). The feed handler loads
+	// it; record stores and clears it.
+	rec atomic.Pointer[recording]
+	// ignored counts feed events that arrived while record was not
+	// running.
+	ignored atomic.Uint64
+}
+
+// New checks cfg and returns an agent with its op, feed and subscription
+// registered. It starts nothing; call Run.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("influxdb: %w", err)
+	}
+	acfg := cfg.Agent
+	acfg.AgentClass = AgentClass
+	if acfg.StopTimeout == 0 {
+		acfg.StopTimeout = cfg.Options.ShutdownTimeout + stopMargin
+	}
+	if acfg.Logger == nil {
+		acfg.Logger = slog.Default()
+	}
+	rt, err := agents.New(acfg)
+	if err != nil {
+		return nil, fmt.Errorf("influxdb: %w", err)
+	}
+	a := &Agent{
+		rt:        rt,
+		opts:      cfg.Options,
+		lookupEnv: cfg.LookupEnv,
+		tune:      cfg,
+		log:       acfg.Logger.With("agent", rt.Address()),
+	}
+	if a.lookupEnv == nil {
+		a.lookupEnv = os.LookupEnv
+	}
+	a.stats, err = rt.RegisterFeed(agents.FeedSpec{
+		Name:      StatsFeed,
+		Record:    true,
+		AggParams: map[string]any{"exclude_aggregator": true},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("influxdb: %w", err)
+	}
+	err = rt.RegisterProcess(agents.OpSpec{
+		Name:      OpRecord,
+		Run:       a.record,
+		Params:    []agents.Param{{Key: "test_mode", Type: agents.Bool, Default: false, HasDefault: true}},
+		Docstring: agents.Doc(recordDoc),
+		Blocking:  true,
+		Startup:   cfg.Options.InitialState == "record",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("influxdb: %w", err)
+	}
+	a.sub, err = rt.Subscribe(acfg.AddressRoot+"..feeds.", agents.MatchWildcard, a.onEvent)
+	if err != nil {
+		return nil, fmt.Errorf("influxdb: %w", err)
+	}
+	return a, nil
+}
+
+// Run connects the agent and keeps it on the realm until ctx is cancelled
+// (record is then stopped with its final flush); see agents.Agent.Run.
+func (a *Agent) Run(ctx context.Context) error { return a.rt.Run(ctx) }
+
+// Address returns the agent's address, <address_root>.<instance-id>.
+func (a *Agent) Address() string { return a.rt.Address() }
+
+// Runtime returns the underlying OCS agent. Do not register ops on it.
+func (a *Agent) Runtime() *agents.Agent { return a.rt }
+
+// Ignored counts the feed events (of any feed, recorded or not) that
+// arrived while record was not running and were therefore discarded, as
+// the Python agent discards them.
+func (a *Agent) Ignored() uint64 { return a.ignored.Load() }
+
+// Received counts the feed events that reached the agent's subscription.
+func (a *Agent) Received() uint64 { return a.sub.Received() }
+
+// onEvent handles one event of <address_root>..feeds. on the WAMP receive
+// goroutine. It never blocks: it decodes the event and hands it to the
+// running record session's publisher, whose Enqueue only encodes.
+func (a *Agent) onEvent(ev *agents.Event) {
+	rec := a.rec.Load()
+	if rec == nil {
+		a.ignored.Add(1)
+		return
+	}
+	msg, problems, err := feeds.DecodeEvent(ev.Args, ev.Kwargs)
+	if err != nil {
+		rec.badEvent(ev.Topic, err)
+		return
+	}
+	if !msg.Info.Recordable() {
+		return
+	}
+	if len(problems) > 0 {
+		rec.noteProblems(problems)
+	}
+	rec.pub.Enqueue(&msg)
+}
+
+// publisherConfig is the publisher's configuration for one record run.
+func (a *Agent) publisherConfig(creds publisher.Credentials) publisher.Config {
+	o := a.opts
+	c := publisher.DefaultConfig()
+	c.URL = o.URL
+	c.Host = o.Host
+	c.Port = o.Port
+	c.SSL = o.SSL
+	c.VerifySSL = o.VerifySSL
+	c.CAFile = o.CAFile
+	c.Database = o.Database
+	c.RetentionPolicy = o.RetentionPolicy
+	c.Protocol = publisher.Protocol(o.Protocol)
+	c.Gzip = o.Gzip
+	c.Credentials = creds
+	c.BatchPoints = o.BatchPoints
+	c.BatchBytes = int(o.BatchBytes)
+	c.FlushInterval = o.FlushInterval
+	c.MaxPendingBytes = int(o.MaxPendingBytes)
+	c.StopTimeout = o.ShutdownTimeout
+	if a.tune.ConnectRetry > 0 {
+		c.ConnectRetry = a.tune.ConnectRetry
+	}
+	if a.tune.RetryMin > 0 {
+		c.RetryMin = a.tune.RetryMin
+	}
+	if a.tune.RetryMax > 0 {
+		c.RetryMax = a.tune.RetryMax
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+	return c
+}

@@ -1,0 +1,56 @@
+// Package influxdb is ocsflux's InfluxDB publisher agent, the drop-in for
+// OCS's InfluxDBAgent (simonsobs/ocs, ocs/agents/influxdb_publisher): it
+// subscribes to every feed of the realm and writes the recorded ones to
+// InfluxDB 1.x while its process record runs.
+//
+// It owns:
+//
+//   - the agent's identity (agent class InfluxDBAgent), its one operation,
+//     the process record (blocking, param test_mode bool default false, the
+//     Python docstring verbatim), started at the first join with
+//     Options.InitialState "record";
+//   - the subscription to <address_root>..feeds. (wildcard, once per join).
+//     Its handler runs on the WAMP receive goroutine and never blocks:
+//     while record is not running it discards the event (counted, see
+//     Agent.Ignored); otherwise it decodes it (package feeds), reports what
+//     the decoder dropped (aggregated, logged at most every 10 s with
+//     agent, feed, block and field names), skips feeds that are not
+//     recorded or have agg_params.exclude_influx, and hands the rest to the
+//     record session's publisher (publisher.Enqueue only encodes);
+//   - the record session: one publisher.Publisher per session, built from
+//     Options and the credentials read from the environment at every start
+//     (ocs-protocol.md §7.3). While InfluxDB does not answer the session
+//     data is {} and degraded false, as in Python; data arriving meanwhile
+//     is written once it answers; a stop ends with success false and
+//     "Failed to connect to InfluxDB". Once connected, every second the
+//     session data is refreshed and degraded follows the publisher (true
+//     while writes fail, op_code 8). A stop in any state — degraded too,
+//     unlike Python — stops intake, writes what is pending within
+//     Options.ShutdownTimeout and ends with success true and "Aggregation
+//     has ended"; test_mode does the same after one second (and, unlike
+//     Python, stops intake);
+//   - the stats feed ocsflux_stats (StatsFields), published and written
+//     once per second while record runs.
+//
+// Session data of record once connected (ints unless noted):
+//
+//	connected             bool   the Python key: false while writes fail
+//	last_updated          float  the Python key: Unix time of this update
+//	degraded_reason       string why InfluxDB is not accepting data; "" when it is
+//	points_received ... events_dropped   every StatsFields field, same values
+//	pending_bytes         int    bytes of line protocol waiting to be written
+//	last_write            float  Unix time of the last successful write, null if none
+//	rejected_by_reason    object reason → count (point reasons count points, field
+//	                             reasons count values left out of written points;
+//	                             "dropped by decoder" counts samples the decoder dropped)
+//	feeds                 object agent_address → feed_name → {points_received,
+//	                             points_written, last_written (float or null)}
+//
+// Counters start at 0 with each record session.
+//
+// It does not own the WAMP session, the op state machine or the heartbeat
+// (package agents), decoding feed events (package feeds), line protocol,
+// batching and InfluxDB replies (package publisher), or the command line
+// (Options is written for package site and cmd/). There is no on-disk
+// spool yet: what cannot be written when record stops is logged and lost.
+package influxdb
