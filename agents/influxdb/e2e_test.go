@@ -23,6 +23,7 @@ import (
 // at the next start; excluded and unrecorded feeds are never written; the
 // stats feed lands (checklist 2, 34–36, 38, 39, 46, 48).
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t)
 	r := startRouter(t)
 	src := startSource(t, r)

@@ -139,15 +139,21 @@ type influxAgent struct {
 	logs *logBuffer
 	w    *ocsclient.WAMP // .ops over WAMP
 	h    *ocsclient.HTTP // .ops over the HTTP bridge, as OCSClient
+	// shutdown cancels Run's context (as SIGTERM does) and returns Run's
+	// result; it is also called at cleanup.
+	shutdown func() error
 }
 
 // startInflux starts an InfluxDBAgent with instance id id (default
 // influxagent) on r; it stops when the test ends. Credentials come from
-// env (nil: none set, so root/root).
-func startInflux(t *testing.T, r *router.Router, opts influxdb.Options, id string, env map[string]string) *influxAgent {
+// env (nil: no variable set, so root/root).
+func startInflux(t *testing.T, r *router.Router, opts influxdb.Options, id string, env func(string) (string, bool)) *influxAgent {
 	t.Helper()
 	if id == "" {
 		id = influxID
+	}
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
 	}
 	logs := &logBuffer{}
 	a, err := influxdb.New(influxdb.Config{
@@ -161,11 +167,8 @@ func startInflux(t *testing.T, r *router.Router, opts influxdb.Options, id strin
 			ResponseTimeout: 3 * time.Second,
 			Logger:          newLogger(logs),
 		},
-		Options: opts,
-		LookupEnv: func(k string) (string, bool) {
-			v, ok := env[k]
-			return v, ok
-		},
+		Options:      opts,
+		LookupEnv:    env,
 		ConnectRetry: 100 * time.Millisecond,
 		RetryMin:     100 * time.Millisecond,
 		RetryMax:     300 * time.Millisecond,
@@ -177,15 +180,22 @@ func startInflux(t *testing.T, r *router.Router, opts influxdb.Options, id strin
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	var runErr error
+	ia.shutdown = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(15 * time.Second):
+				runErr = fmt.Errorf("Run did not return")
 			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("Run did not return")
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := ia.shutdown(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -459,3 +469,23 @@ func asInt(v any) (int64, bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// testEnv is an environment for the agent's credentials that a test may
+// change while the agent runs.
+type testEnv struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (e *testEnv) lookup(k string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.m[k]
+	return v, ok
+}
+
+func (e *testEnv) set(k, v string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m[k] = v
+}

@@ -87,6 +87,7 @@ const (
 // 29, 43, 46, 59), and a test_mode run stops intake (Quirk (fix) of
 // §7.1).
 func TestRecordReplies(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t)
 	r := startRouter(t)
 	src := startSource(t, r)
@@ -220,6 +221,7 @@ func plain(t *testing.T, v any) any {
 // Python agent's heartbeat plus ocsflux_stats (checklist 10–12, 32, 37);
 // the idle agent answers status, wait and stop as Python's.
 func TestGetAPI(t *testing.T) {
+	t.Parallel()
 	srv := influxtest.Start(t)
 	r := startRouter(t)
 	rec := startInflux(t, r, testOptions(srv.URL, "api", "record"), "", nil)

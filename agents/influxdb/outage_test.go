@@ -15,6 +15,9 @@ import (
 // false and "Failed to connect to InfluxDB", and what arrived meanwhile is
 // not written. Started again, it connects when InfluxDB comes up and
 // writes the data that arrived while it waited (checklist 36, 42).
+//
+// Not parallel (nor TestDegraded): while influxd is down its port is free,
+// and another test's influxd must not take it.
 func TestStartWhileInfluxDown(t *testing.T) {
 	srv := influxtest.Start(t)
 	srv.Kill()

@@ -109,8 +109,16 @@ func (l *problemLog) flush(log *slog.Logger, now time.Time, force bool) {
 			log.Warn("feed events dropped: cannot decode them", "topic", k.Topic, "events", e.count, "first", e.example)
 			continue
 		}
-		log.Warn("feed data dropped", "feed_agent", k.Agent, "feed", k.Feed, "block", k.Block, "field", k.Field,
-			"dropped", k.Scope.String(), "count", e.count, "points_lost", e.points, "reason", k.Reason, "first", e.example)
+		args := []any{"feed_agent", k.Agent, "feed", k.Feed}
+		if k.Block != "" {
+			args = append(args, "block", k.Block)
+		}
+		if k.Field != "" {
+			args = append(args, "field", k.Field)
+		}
+		args = append(args, "dropped", k.Scope.String(), "count", e.count, "points_lost", e.points,
+			"reason", k.Reason, "first", e.example)
+		log.Warn("feed data dropped", args...)
 	}
 	if overflow > 0 {
 		log.Warn("more feed data dropped (too many kinds to name)", "count", overflow)
