@@ -3,6 +3,9 @@
 #   make test   install what the tests need (when missing), check formatting,
 #               go vet, and go test -race ./...
 #   make build  a static ocsflux binary in ./bin
+#   make demo   router + two fake-data agents + the publisher writing to
+#               InfluxDB (a throwaway influxd when none answers), for
+#               $(DURATION) (0: until Ctrl-C)
 #
 # The tests run a real InfluxDB 1.x (Debian package influxdb) and a real
 # autobahn-python client (Debian package python3-autobahn, for Debian's
@@ -15,8 +18,10 @@ APT_PKGS  := influxdb python3-autobahn
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 TESTFLAGS ?= -race -timeout 30m
+DURATION  ?= 60s
+INFLUX_URL ?= http://127.0.0.1:8086
 
-.PHONY: all build test deps check-deps fmt-check vet unit clean
+.PHONY: all build test deps check-deps fmt-check vet unit clean demo demo-deps
 
 all: build
 
@@ -56,6 +61,22 @@ vet:
 
 unit:
 	$(GO) test $(TESTFLAGS) ./...
+
+demo: demo-deps build
+	bin/ocsflux demo --duration $(DURATION) --influx-url $(INFLUX_URL)
+
+# The demo needs an InfluxDB: one at $(INFLUX_URL), or influxd installed so
+# that the demo can start a throwaway one.
+demo-deps:
+	@if command -v influxd >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "demo: installing the Debian package influxdb"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends influxdb; \
+	else \
+		echo "demo: influxd is not installed; the demo needs an InfluxDB at $(INFLUX_URL)"; \
+		echo "demo: or install it as root:  apt-get update && apt-get install -y influxdb"; \
+	fi
 
 clean:
 	rm -rf bin

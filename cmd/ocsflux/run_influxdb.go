@@ -2,13 +2,28 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/ocsflux/ocsflux/agents"
+	"github.com/ocsflux/ocsflux/agents/influxdb"
 )
 
 // runInfluxDB runs the InfluxDB publisher agent.
 func runInfluxDB(ctx context.Context, cfg *agentConfig, rt agents.Config) error {
-	_, _ = ctx, rt
-	return fmt.Errorf("agent-class %s is not wired in yet", cfg.Site.AgentClass)
+	a, err := newInfluxDBAgent(rt, *cfg.InfluxDB, cfg.LookupEnv)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// runner is an agent ready to run.
+type runner interface{ Run(context.Context) error }
+
+// newInfluxDBAgent builds the InfluxDB publisher agent.
+func newInfluxDBAgent(rt agents.Config, opts influxdb.Options, lookupEnv func(string) (string, bool)) (runner, error) {
+	a, err := influxdb.New(influxdb.Config{Agent: rt, Options: opts, LookupEnv: lookupEnv})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
