@@ -9,12 +9,12 @@
 #
 # The tests run a real InfluxDB 1.x (Debian package influxdb) and a real
 # autobahn-python client (Debian package python3-autobahn, for Debian's
-# /usr/bin/python3). `make deps` installs them with apt-get when run as root
-# and otherwise says what to install.
+# /usr/bin/python3), and validate the compose files with docker-compose
+# (Debian package docker-compose). `make deps` installs them with apt-get
+# when run as root and otherwise says what to install.
 
 GO        ?= go
 PYTHON    ?= /usr/bin/python3
-APT_PKGS  := influxdb python3-autobahn
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 TESTFLAGS ?= -race -timeout 30m
@@ -33,11 +33,12 @@ test: deps fmt-check vet unit
 # missing prints the Debian packages that are not usable yet.
 missing = $(strip \
 	$(if $(shell command -v influxd 2>/dev/null),,influxdb) \
-	$(if $(shell $(PYTHON) -c 'import autobahn' >/dev/null 2>&1 && echo ok),,python3-autobahn))
+	$(if $(shell $(PYTHON) -c 'import autobahn' >/dev/null 2>&1 && echo ok),,python3-autobahn) \
+	$(if $(shell command -v docker-compose 2>/dev/null),,docker-compose))
 
 deps:
 	@need="$(missing)"; \
-	if [ -z "$$need" ]; then echo "deps: influxd and python3-autobahn present"; exit 0; fi; \
+	if [ -z "$$need" ]; then echo "deps: influxd, python3-autobahn and docker-compose present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "deps: missing Debian packages: $$need"; \
 		echo "deps: install them as root:  apt-get update && apt-get install -y $$need"; \
@@ -51,6 +52,7 @@ deps:
 check-deps:
 	@command -v influxd >/dev/null || { echo "deps: influxd still missing"; exit 1; }
 	@$(PYTHON) -c 'import autobahn' || { echo "deps: $(PYTHON) cannot import autobahn"; exit 1; }
+	@command -v docker-compose >/dev/null || { echo "deps: docker-compose still missing"; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
