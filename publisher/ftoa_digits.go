@@ -1,0 +1,65 @@
+package publisher
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// zeroChars is eight '0' characters as a little-endian word.
+const zeroChars = 0x3030303030303030
+
+// eightDigits returns the eight decimal digits of r < 10^8, leading zeros
+// included, as ASCII characters in a little-endian word (the first digit
+// in the lowest byte). The lanes of the word are divided in parallel
+// ("SWAR"): by 10^4 in two 32-bit lanes, then by 100 in four 16-bit lanes,
+// then by 10 in eight bytes, each with a multiply and a shift that give
+// the exact quotient for the lanes' range.
+func eightDigits(r uint32) uint64 {
+	v := uint64(r/10000) | uint64(r%10000)<<32
+	q := (v * 5243 >> 19) & 0x0000007f0000007f // x/100 for x < 43699
+	v = q | (v-q*100)<<16
+	q = (v * 103 >> 10) & 0x000f000f000f000f // x/10 for x < 179
+	v = q | (v-q*10)<<8
+	return v | zeroChars
+}
+
+// digits17 holds the decimal digits of a number below 10^17 written with
+// putDigits17.
+type digits17 struct {
+	lead     int // leading '0' characters (padding): the number has 17-lead digits
+	trailing int // trailing '0' characters of its digits
+}
+
+// putDigits17 writes the 17 decimal digits of d < 10^17, zero-padded on the
+// left, to b[0:17] and reports how many of them are leading and trailing
+// zeros. d must not be zero.
+func putDigits17(b []byte, d uint64) digits17 {
+	_ = b[16]
+	top := d / 1e16
+	rest := d - top*1e16
+	mid := rest / 1e8
+	lo := uint32(rest - mid*1e8)
+	wm := eightDigits(uint32(mid))
+	wl := eightDigits(lo)
+	b[0] = byte('0' + top)
+	binary.LittleEndian.PutUint64(b[1:9], wm)
+	binary.LittleEndian.PutUint64(b[9:17], wl)
+
+	var r digits17
+	switch {
+	case top != 0:
+	case mid != 0:
+		r.lead = 1 + bits.TrailingZeros64(wm^zeroChars)/8
+	default:
+		r.lead = 9 + bits.TrailingZeros64(uint64(wl)^zeroChars)/8
+	}
+	switch {
+	case lo != 0:
+		r.trailing = bits.LeadingZeros64(wl^zeroChars) / 8
+	case mid != 0:
+		r.trailing = 8 + bits.LeadingZeros64(wm^zeroChars)/8
+	default:
+		r.trailing = 16
+	}
+	return r
+}
