@@ -52,15 +52,15 @@ type Encoder struct {
 	block      int // current block
 	sample     int // next sample of the current block
 	blockReady bool
-	keys       []byte      // "key=" of every usable field of the block
+	keys       []byte      // ",key=" of every usable field of the block
 	plans      []fieldPlan // usable fields in write order
 }
 
 // fieldPlan is one usable field of the current block.
 type fieldPlan struct {
-	field    int // index in Block.Fields
-	keyStart int // "key=" is keys[keyStart:keyEnd]
-	keyEnd   int
+	field  *feeds.Field
+	key    []byte // ",key=", escaped, in Encoder.keys
+	keyEnd int    // of key in Encoder.keys
 }
 
 // seriesKeyOverhead is what InfluxDB adds between series key and field key
@@ -111,6 +111,7 @@ func (e *Encoder) Next(dst []byte) (out []byte, more bool) {
 	for {
 		if e.block >= len(e.msg.Blocks) {
 			e.msg = nil
+			clear(e.plans) // keep no pointer into the message
 			return dst, false
 		}
 		b := &e.msg.Blocks[e.block]
@@ -147,7 +148,7 @@ func (e *Encoder) AppendMessage(dst []byte, m *feeds.Message) (out []byte, lines
 }
 
 // planBlock checks the field keys of b once and prepares their escaped
-// "key=" text, in message order (line) or sorted by key (json).
+// ",key=" text, in message order (line) or sorted by key (json).
 func (e *Encoder) planBlock(b *feeds.Block) {
 	e.keys = e.keys[:0]
 	e.plans = e.plans[:0]
@@ -163,18 +164,26 @@ func (e *Encoder) planBlock(b *feeds.Block) {
 			continue
 		}
 		start := len(e.keys)
+		e.keys = append(e.keys, ',')
 		e.keys = appendName(e.keys, name, nameField)
-		if e.keyLen+seriesKeyOverhead+len(e.keys)-start > models.MaxKeyLength {
+		if e.keyLen+seriesKeyOverhead+len(e.keys)-start-1 > models.MaxKeyLength {
 			e.keys = e.keys[:start]
 			e.rejectField(ReasonFieldKey, name, n)
 			continue
 		}
 		e.keys = append(e.keys, '=')
-		e.plans = append(e.plans, fieldPlan{field: fi, keyStart: start, keyEnd: len(e.keys)})
+		e.plans = append(e.plans, fieldPlan{field: &b.Fields[fi], keyEnd: len(e.keys)})
+	}
+	// e.keys is complete (it may have moved while growing).
+	start := 0
+	for i := range e.plans {
+		end := e.plans[i].keyEnd
+		e.plans[i].key = e.keys[start:end:end]
+		start = end
 	}
 	if e.Protocol == ProtocolJSON {
 		slices.SortStableFunc(e.plans, func(a, c fieldPlan) int {
-			return strings.Compare(b.Fields[a.field].Name, b.Fields[c.field].Name)
+			return strings.Compare(a.field.Name, c.field.Name)
 		})
 	}
 }
@@ -195,65 +204,58 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int) []byte {
 
 	start := len(dst)
 	dst = append(dst, e.prefix...)
-	written := 0
+	first := true
 	for _, p := range e.plans {
-		f := &b.Fields[p.field]
+		f := p.field
 		if i >= len(f.Values) {
 			e.rejectField(ReasonShortData, f.Name, 1)
 			continue
 		}
 		v := &f.Values[i]
+		key := p.key
+		if first {
+			key = key[1:] // no comma before the first field
+		}
 		switch v.Kind {
 		case feeds.KindFloat:
-			if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+			if math.Float64bits(v.F)&(0x7ff<<52) == 0x7ff<<52 { // NaN or ±Inf
 				e.rejectField(ReasonNonFinite, f.Name, 1)
 				continue
 			}
+			dst = append(dst, key...)
+			dst = AppendPyFloat(dst, v.F)
 		case feeds.KindString:
 			if len(v.S) > MaxStringLen {
 				e.rejectField(ReasonLongString, f.Name, 1)
 				continue
 			}
-		case feeds.KindInt, feeds.KindBool:
+			dst = append(dst, key...)
+			dst = appendStringValue(dst, v.S)
+		case feeds.KindInt:
+			dst = append(dst, key...)
+			dst = strconv.AppendInt(dst, v.I, 10)
+			dst = append(dst, 'i')
+		case feeds.KindBool:
+			dst = append(dst, key...)
+			if v.B {
+				dst = append(dst, "True"...)
+			} else {
+				dst = append(dst, "False"...)
+			}
 		default:
 			// KindInvalid is an absent value: the feeds decoder puts it
 			// where it dropped (and reported) a null, list or object.
 			continue
 		}
-		if written > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, e.keys[p.keyStart:p.keyEnd]...)
-		dst = appendValue(dst, v)
-		written++
+		first = false
 	}
-	if written == 0 {
+	if first {
 		e.rejectPoint(ReasonNoFields, 1)
 		return dst[:start]
 	}
 	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, ts, 10)
+	dst = appendTimestamp(dst, ts)
 	return append(dst, '\n')
-}
-
-// appendValue writes a checked value as the Python agent does: floats in
-// Python repr, integers with an i suffix, booleans True/False, strings
-// quoted with " and \ escaped.
-func appendValue(dst []byte, v *feeds.Value) []byte {
-	switch v.Kind {
-	case feeds.KindFloat:
-		return AppendPyFloat(dst, v.F)
-	case feeds.KindInt:
-		dst = strconv.AppendInt(dst, v.I, 10)
-		return append(dst, 'i')
-	case feeds.KindBool:
-		if v.B {
-			return append(dst, "True"...)
-		}
-		return append(dst, "False"...)
-	default:
-		return appendStringValue(dst, v.S)
-	}
 }
 
 func (e *Encoder) reject(r Reject) {

@@ -2,10 +2,13 @@ package publisher_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -78,6 +81,14 @@ func TestTimestampConversion(t *testing.T) {
 		{-1.5, "-1500000000"},
 		{0, "0"},
 		{9223372036.854775, "9223372036854774784"},
+		// Where appendTimestamp switches between strconv (below 10^16)
+		// and its 17-, 18- and 19-digit forms.
+		{9999999.999999998, "9999999999999998"},
+		{1e7, "10000000000000000"},
+		{99999999.99999999, "99999999999999984"},
+		{1e8, "100000000000000000"},
+		{123456789.5, "123456789500000000"},
+		{9.2e9, "9200000000000000000"},
 	} {
 		m := msg("a", "f", []float64{c.t}, field("x", feeds.Int(1)))
 		var enc publisher.Encoder
@@ -351,5 +362,177 @@ func TestGoldenThroughFeedsDecoder(t *testing.T) {
 				t.Errorf("body\n got: %s\nwant: %s", got, want)
 			}
 		})
+	}
+}
+
+// refLines is a plain, slow line-protocol encoder written from the rules
+// (ocs-protocol.md §7.6 and the Reason docs) for valid names: the oracle of
+// TestEncoderMatchesReference. It also counts the rejections the encoder
+// reports: each value left out of a written or empty point, each point
+// without time or fields, and for a field key "time" all its block's
+// samples.
+func refLines(m *feeds.Message) (string, uint64) {
+	var rejected uint64
+	esc := func(s, special string) string {
+		var b strings.Builder
+		for _, r := range s {
+			if strings.ContainsRune(special, r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	}
+	var out strings.Builder
+	for _, b := range m.Blocks {
+		for _, f := range b.Fields {
+			if f.Name == "time" {
+				rejected += uint64(len(b.Timestamps))
+			}
+		}
+		for i, t := range b.Timestamps {
+			p := t * 1e9
+			if !(p < 0x1p63 && p >= -0x1p63) || int64(p) < models.MinNanoTime || int64(p) > models.MaxNanoTime {
+				rejected++
+				continue
+			}
+			var fields []string
+			for _, f := range b.Fields {
+				if f.Name == "time" {
+					continue
+				}
+				if i >= len(f.Values) {
+					rejected++
+					continue
+				}
+				key := esc(f.Name, ",= ") + "="
+				switch v := f.Values[i]; v.Kind {
+				case feeds.KindFloat:
+					if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+						rejected++
+					} else {
+						fields = append(fields, key+string(pyFloatRef(nil, v.F)))
+					}
+				case feeds.KindInt:
+					fields = append(fields, key+strconv.FormatInt(v.I, 10)+"i")
+				case feeds.KindBool:
+					fields = append(fields, key+map[bool]string{true: "True", false: "False"}[v.B])
+				case feeds.KindString:
+					if len(v.S) > publisher.MaxStringLen {
+						rejected++
+					} else {
+						fields = append(fields, key+`"`+esc(v.S, `"\`)+`"`)
+					}
+				}
+			}
+			if len(fields) == 0 {
+				rejected++
+				continue
+			}
+			fmt.Fprintf(&out, "%s,feed=%s %s %d\n", esc(m.Info.AgentAddress, ", "), esc(m.Info.FeedName, ",= "),
+				strings.Join(fields, ","), int64(p))
+		}
+	}
+	return out.String(), rejected
+}
+
+// randomMessage builds a message of random blocks, names with characters
+// that need escaping, values of every kind (NaN, ±Inf, absent values,
+// short data arrays, the field key "time") and times of every range.
+func randomMessage(rng *rand.Rand) *feeds.Message {
+	name := func() string {
+		const chars = "abcxyz_.-09, =ü"
+		n := 1 + rng.IntN(12)
+		var b strings.Builder
+		for range n {
+			b.WriteString(string([]rune(chars)[rng.IntN(len([]rune(chars)))]))
+		}
+		if rng.IntN(20) == 0 {
+			return "time"
+		}
+		return b.String()
+	}
+	value := func() feeds.Value {
+		switch rng.IntN(12) {
+		case 0:
+			return feeds.Int(rng.Int64() >> rng.IntN(64))
+		case 1:
+			return feeds.Bool(rng.IntN(2) == 0)
+		case 2:
+			return feeds.String(`s "q" \b` + name())
+		case 3:
+			return feeds.Value{} // absent
+		case 4:
+			return feeds.Float(math.Float64frombits(rng.Uint64())) // NaN and ±Inf now and then
+		case 5:
+			return feeds.Float([]float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1)}[rng.IntN(5)])
+		case 6:
+			return feeds.Float(float64(rng.IntN(2000)-1000) / 8)
+		default:
+			return feeds.Float(0.1 + (2*rng.Float64()-1)*0.01)
+		}
+	}
+	m := &feeds.Message{Info: feeds.Info{AgentAddress: strings.TrimLeft(name(), "#"), FeedName: name(), Record: true}}
+	for range 1 + rng.IntN(3) {
+		n := rng.IntN(6)
+		b := feeds.Block{Name: "b"}
+		for range n {
+			var t float64
+			switch rng.IntN(8) {
+			case 0:
+				t = (rng.Float64() - 0.5) * 2e10 // also beyond InfluxDB's range
+			case 1:
+				t = float64(rng.IntN(1e7)) / 1e3 // small, including 0
+			case 2:
+				t = []float64{math.NaN(), math.Inf(1), -9.3e9, 9.3e9, 1e7}[rng.IntN(5)]
+			default:
+				t = 1795294689.578768 + rng.Float64()*1e6
+			}
+			b.Timestamps = append(b.Timestamps, t)
+		}
+		used := map[string]bool{}
+		for range rng.IntN(6) {
+			f := feeds.Field{Name: name()}
+			if used[f.Name] {
+				continue
+			}
+			used[f.Name] = true
+			vals := n
+			if rng.IntN(8) == 0 && n > 0 {
+				vals = rng.IntN(n) // short data array
+			}
+			for range vals {
+				f.Values = append(f.Values, value())
+			}
+			b.Fields = append(b.Fields, f)
+		}
+		m.Blocks = append(m.Blocks, b)
+	}
+	return m
+}
+
+// TestEncoderMatchesReference compares the encoder, line protocol, with
+// the plain reference encoder on random messages, and checks that every
+// value and point left out was reported.
+func TestEncoderMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var enc publisher.Encoder
+	var buf []byte
+	for i := range 20000 {
+		m := randomMessage(rng)
+		want, wantRejected := refLines(m)
+		var rejected uint64
+		enc.OnReject = func(r publisher.Reject) { rejected += r.Count }
+		var n int
+		buf, n = enc.AppendMessage(buf[:0], m)
+		if string(buf) != want {
+			t.Fatalf("message %d %+v:\n got: %q\nwant: %q", i, m, buf, want)
+		}
+		if n != strings.Count(want, "\n") {
+			t.Errorf("message %d: %d lines reported, want %d", i, n, strings.Count(want, "\n"))
+		}
+		if rejected != wantRejected {
+			t.Errorf("message %d %+v: %d rejections reported, want %d", i, m, rejected, wantRejected)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package publisher
 
 import (
+	"encoding/binary"
 	"math"
+	"strconv"
 
 	"github.com/influxdata/influxdb1-client/models"
 )
@@ -66,4 +68,29 @@ func jsonNanos(t float64) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// appendTimestamp appends n in decimal, as strconv.AppendInt(dst, n, 10).
+// Times from 1970-04-26 (10^16 ns) on, which are 17 to 19 digits long, are
+// written eight digits at a time.
+func appendTimestamp(dst []byte, n int64) []byte {
+	if n < 1e16 {
+		return strconv.AppendInt(dst, n, 10)
+	}
+	u := uint64(n)
+	top := u / 1e16 // 1 to 922
+	rest := u - top*1e16
+	mid := rest / 1e8
+	lo := rest - mid*1e8
+	var b [19]byte
+	b[0], b[1], b[2] = byte('0'+top/100), byte('0'+top/10%10), byte('0'+top%10)
+	binary.LittleEndian.PutUint64(b[3:11], eightDigits(uint32(mid)))
+	binary.LittleEndian.PutUint64(b[11:19], eightDigits(uint32(lo)))
+	start := 0
+	if top < 10 {
+		start = 2
+	} else if top < 100 {
+		start = 1
+	}
+	return append(dst, b[start:]...)
 }
