@@ -35,28 +35,6 @@ func (b *batch) addLine(fs *feedStat) {
 	b.feeds = append(b.feeds, feedCount{feed: fs, lines: 1})
 }
 
-// split cuts b in two halves of whole lines: b keeps the first, the
-// returned batch (from the free list when possible) gets the second. The
-// feed counts are shared out approximately (each half lists every feed).
-func (p *Publisher) splitLocked(b *batch) *batch {
-	half := len(b.ends) / 2
-	cut := b.ends[half-1]
-	nb := p.newBatchLocked(b.first)
-	nb.buf = append(nb.buf, b.buf[cut:]...)
-	for _, e := range b.ends[half:] {
-		nb.ends = append(nb.ends, e-cut)
-	}
-	for _, fc := range b.feeds {
-		nb.feeds = append(nb.feeds, feedCount{feed: fc.feed, lines: fc.lines / 2})
-	}
-	b.buf = b.buf[:cut]
-	b.ends = b.ends[:half]
-	for i := range b.feeds {
-		b.feeds[i].lines -= b.feeds[i].lines / 2
-	}
-	return nb
-}
-
 // newBatchLocked returns an empty batch, reusing a free one if possible.
 func (p *Publisher) newBatchLocked(now time.Time) *batch {
 	var b *batch
@@ -96,15 +74,16 @@ func (p *Publisher) sealLocked() {
 }
 
 // Enqueue encodes the samples of m and adds them to the pending data. It
-// never blocks on InfluxDB: it only takes the publisher's lock for the
-// time of encoding, so it may be called from a WAMP event handler. m is
-// read during the call and not retained.
+// never blocks on InfluxDB or on the disk: it only takes the publisher's
+// lock for the time of encoding, so it may be called from a WAMP event
+// handler. m is read during the call and not retained.
 //
 // Messages of feeds that are not recorded (see Recordable) are skipped.
 // Values InfluxDB would refuse are dropped and counted (see Reason). When
-// the pending data has reached Config.MaxPendingBytes, or after Run has
-// returned, the points are dropped and counted (ReasonQueueFull,
-// ReasonStopped) and Enqueue returns false; otherwise true.
+// the pending data in memory has reached Config.MaxPendingBytes (without a
+// spool, or when the spool cannot keep up), or after Run has returned, the
+// points are dropped and counted (ReasonQueueFull, ReasonStopped) and
+// Enqueue returns false; otherwise true.
 //
 // Enqueue may be called before Run: the data is written once InfluxDB
 // answers (the Python agent keeps what arrives while it connects).
@@ -132,8 +111,8 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 	p.enc.Reset(m)
 	for {
 		if p.pendingBytes >= p.cfg.MaxPendingBytes && done < n {
-			// Spool hook: the data cannot be kept in memory. A spool would
-			// take the oldest queued batches here instead of dropping.
+			// The spooler (if any) moves batches to disk long before
+			// this; reaching it means the disk cannot keep up.
 			p.rejectLocked(Reject{Reason: ReasonQueueFull, Agent: m.Info.AgentAddress, Feed: m.Info.FeedName, Count: n - done})
 			p.enc.msg = nil // do not keep m
 			if signal || (wasEmpty && p.pendingPoints > 0) {
@@ -157,6 +136,7 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 		}
 		if b.points() == 0 {
 			b.first = now // the flush interval counts from the first line
+			signal = true // the spooler times the open batch
 		}
 		b.addLine(fs)
 		p.pendingBytes += len(b.buf) - before
@@ -172,10 +152,14 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 	return true
 }
 
-// signal wakes Run without blocking.
+// signal wakes Run's writer and the spooler without blocking.
 func (p *Publisher) signal() {
 	select {
 	case p.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case p.spoolWake <- struct{}{}:
 	default:
 	}
 }

@@ -26,25 +26,84 @@
 //     every reply, ok / retry with backoff (honouring Retry-After) /
 //     authentication failure / create the database and resend / the server
 //     kept the good lines and refused the rest / split a too-large request.
+//   - Poison isolation (deadletter_isolate.go): after a partial write the
+//     refused lines are found from InfluxDB's message (the field,
+//     measurement and types of a field type conflict, the text of
+//     unparsable lines) and by parsing the lines here; when that does not
+//     account for every refused point the batch is bisected and resent
+//     (InfluxDB overwrites identical points) until each refused line is
+//     alone; a 413 splits the batch until it fits. Refused lines go to the
+//     dead-letter file (DeadLetter, JSON lines), are counted per
+//     measurement, field and reason, and a type conflict is logged once
+//     per field with the type sent and the type InfluxDB has. A refused
+//     point never blocks the queue nor makes the publisher degraded.
+//   - The spool (Spool, Config.SpoolDir): an on-disk queue of batches, in
+//     append-only segment files of length+CRC-32C records, bounded by size
+//     and age (the oldest segments are dropped, counted and logged with the
+//     time range lost). Batches go there when a write fails for a reason
+//     that may pass (unreachable, timeout, 5xx, 401/403, database missing
+//     and not creatable), while such failures last (new data included,
+//     instead of growing memory), while a write hangs for longer than
+//     FlushInterval, beyond half of MaxPendingBytes, and at stop. Spooled
+//     data is replayed oldest first, alternating with live data and
+//     limited to ReplayBytesPerSecond; a segment is deleted once all its
+//     batches are acknowledged; replay resumes after a restart. While
+//     writes fail, the spool's oldest data probes InfluxDB with capped
+//     exponential backoff (RetryMin to RetryMax, jitter, Retry-After).
 //   - Start-up database check (SHOW DATABASES, CREATE DATABASE), retried
 //     while InfluxDB is down without delaying a stop.
 //   - Credentials (LoadCredentials: the Python agent's INFLUXDB_USERNAME /
 //     INFLUXDB_PASSWORD rules, plus INFLUXDB_TOKEN), never logged.
-//   - Counters and the degraded reason (Stats).
+//   - Counters, the spool's state and the degraded reason (Stats).
+//
+// # What can be lost
+//
+// With a spool:
+//
+//   - kill -9 (or a crash) while writes fail: at most the points accepted
+//     by Enqueue during the last FlushInterval (the batch being filled;
+//     the spooler seals and appends it as soon as its FlushInterval is
+//     over), plus a batch whose append was under way.
+//   - kill -9 while InfluxDB accepts writes: at most the points of the
+//     last FlushInterval, those of the write in flight, and batches sealed
+//     meanwhile and not yet spooled (a write in flight for longer than
+//     FlushInterval makes the spooler spool them as during an outage).
+//   - power loss: in addition, spooled data not yet fsync'd, i.e. nothing
+//     more with SpoolSync = SpoolSyncEveryBatch (the default), at most
+//     SpoolSync of data with an interval.
+//   - a stop (record stop, SIGTERM): nothing, unless the spool cannot be
+//     written (then Run returns an error wrapping ErrUnflushed). Intake
+//     stops first (the caller's job), Run writes what is in memory for at
+//     most StopTimeout and spools the rest (at once after a failed
+//     write).
+//   - the spool's bounds: the oldest data beyond SpoolMaxBytes or
+//     SpoolMaxAge (counted as Stats.SpoolDropped, logged with its time
+//     range); the newest is kept.
+//   - points InfluxDB refuses for good are not lost but dead-lettered.
+//
+// Without a spool (SpoolDir empty), data that cannot be written is kept in
+// memory, in order, and retried until MaxPendingBytes is reached (then new
+// points are dropped and counted as ReasonQueueFull) or Run stops (then
+// the unwritten points are counted as ReasonStopped).
+//
+// Re-sending data is safe: InfluxDB overwrites a point with the same
+// measurement, tags, timestamp and field with itself, so replaying a batch
+// that was (partly) written before a crash duplicates nothing.
 //
 // # What it does not own
 //
 // It does not speak WAMP, decode feed events (package feeds), or manage the
-// `record` operation and its session (the agent). It has no on-disk spool
-// yet: data that cannot be written is kept in memory, in order, and retried
-// until MaxPendingBytes is reached (then new points are dropped and counted
-// as ReasonQueueFull) or Run stops (then the unwritten points are counted
-// as ReasonStopped). Those two places — Enqueue's queue-full branch and
-// Publisher.finish — are where a spool is to be plugged in.
+// `record` operation and its session (the agent): stopping intake before
+// cancelling Run, reporting Stats in the session data and the stats feed,
+// and turning Stats.Degraded into the session's degraded flag are the
+// agent's.
 //
 // # Ownership and concurrency
 //
 // Enqueue and Stats may be called from any goroutine, before, during and
 // after Run. Enqueue reads its message during the call only. The Encoder
-// appends to caller-owned slices and is not safe for concurrent use.
+// appends to caller-owned slices and is not safe for concurrent use. Run
+// starts two goroutines and stops both before it returns: the writer (its
+// own) and, with a spool, the spooler, which moves batches from memory to
+// disk so that neither Enqueue nor the writer waits for the disk.
 package publisher

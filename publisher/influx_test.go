@@ -242,7 +242,7 @@ func TestInfluxTypeConflict(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	if l := r.logs.String(); !strings.Contains(l, "agent=obs.a field=x count=2") {
+	if l := r.logs.String(); !strings.Contains(l, "agent=obs.a feed=f field=x count=2") {
 		t.Errorf("type conflict not logged with names:\n%s", l)
 	}
 }

@@ -22,25 +22,31 @@ import (
 var ErrNotConnected = errors.New("failed to connect to InfluxDB")
 
 // ErrUnflushed is wrapped by the error Run returns when points were still
-// unwritten at the stop deadline; they are counted as ReasonStopped.
+// unwritten at the stop deadline and could not be spooled; they are
+// counted as ReasonStopped.
 var ErrUnflushed = errors.New("points not written at stop")
 
 // Publisher batches encoded feed data and writes it to InfluxDB. Create it
 // with New, feed it with Enqueue from any goroutine, and run it with Run,
-// which owns the only goroutine that talks to InfluxDB.
+// which owns the only goroutine that talks to InfluxDB (and, with a spool,
+// the goroutine that writes the spool).
 type Publisher struct {
-	cfg  Config
-	log  *slog.Logger
-	http *influxHTTP
+	cfg      Config
+	log      *slog.Logger
+	http     *influxHTTP
+	deadFile *deadLetterFile // nil: no dead-letter file
 
-	wake        chan struct{} // Enqueue → Run, capacity 1
+	wake        chan struct{} // → Run's writer, capacity 1
+	spoolWake   chan struct{} // → the spooler, capacity 1
 	connectedCh chan struct{} // closed when the database check passed
 	started     atomic.Bool
+	spool       atomic.Pointer[Spool] // set by Run when Config.SpoolDir is set
 
 	// Used by the Run goroutine only.
-	zw       *gzip.Writer
-	zbuf     bytes.Buffer
-	attempts int // consecutive failed attempts of the head batch
+	zw         *gzip.Writer
+	zbuf       bytes.Buffer
+	rb, rest   SpoolBatch // replay batch and what is left of it after a failure
+	replayNext time.Time  // no replay before (bandwidth limit)
 
 	mu            sync.Mutex
 	enc           Encoder
@@ -48,20 +54,28 @@ type Publisher struct {
 	queue         []*batch // sealed batches, oldest first; queue[0] is sent next
 	free          []*batch
 	batchSeq      uint64
-	pendingBytes  int
+	pendingBytes  int // open, queue and busy batches
 	pendingPoints int
-	retryAt       time.Time // queue[0] is not sent before
+	busyBytes     int       // of batches being written or spooled
+	inflightSince time.Time // start of the live write in flight, zero if none
+	attempts      int       // consecutive failed attempts
+	retryAt       time.Time // no write before (backoff)
+	outage        bool      // writes fail: retrying with backoff, spooling new data
 	closed        bool
 	connected     bool
 	degraded      string
+	spoolBroken   bool      // the last spool append failed: data stays in memory
+	spoolRetryAt  time.Time // when to try the spool again
+	spoolErr      string
 	st            counters
+	dead          deadCounts
 	feeds         map[feedKey]*feedStat
 	rejects       rejectLog
 }
 
 // New checks cfg (after filling zero fields with defaults) and returns a
-// Publisher. It starts nothing. logger may be nil (no logs); it is scoped
-// with component=publisher.
+// Publisher. It starts nothing and opens no file. logger may be nil (no
+// logs); it is scoped with component=publisher.
 func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 	cfg.fillDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -78,11 +92,14 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publisher config: gzip: %w", err)
 	}
+	log := logger.With("component", "publisher")
 	p := &Publisher{
 		cfg:         cfg,
-		log:         logger.With("component", "publisher"),
+		log:         log,
 		http:        h,
+		deadFile:    newDeadLetterFile(cfg, log),
 		wake:        make(chan struct{}, 1),
+		spoolWake:   make(chan struct{}, 1),
 		connectedCh: make(chan struct{}),
 		zw:          zw,
 		feeds:       make(map[feedKey]*feedStat),
@@ -98,8 +115,8 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 // its "connecting" phase.
 func (p *Publisher) Connected() <-chan struct{} { return p.connectedCh }
 
-// Run connects to InfluxDB and writes the pending data until ctx is
-// cancelled; it may be called once.
+// Run opens the spool (if any), connects to InfluxDB and writes the
+// pending data until ctx is cancelled; it may be called once.
 //
 // Start-up: SHOW DATABASES is retried every ConnectRetry until InfluxDB
 // answers, then CREATE DATABASE is sent if the database is missing. A
@@ -109,13 +126,20 @@ func (p *Publisher) Connected() <-chan struct{} { return p.connectedCh }
 // bytes, when its oldest point has waited FlushInterval, and as soon as the
 // previous write has completed if data is waiting, so latency is low when
 // the load is low and batches grow when InfluxDB is slower than the data.
-// Failed batches are kept (bounded by MaxPendingBytes) and retried in
-// order with capped exponential backoff.
+// Spooled data (left by an earlier run, or spooled during an outage) is
+// replayed oldest first, alternating with live batches, at most
+// ReplayBytesPerSecond. After a failed write, writes are retried with
+// capped exponential backoff; without a spool the failed batches are kept
+// in memory, in order (bounded by MaxPendingBytes); with one, they and the
+// data arriving meanwhile are spooled and the spool's oldest data is
+// resent until InfluxDB accepts it.
 //
-// When ctx is cancelled Run writes everything pending (a final flush,
-// retrying failures) for at most StopTimeout, then cancels the request in
-// flight and returns: nil when everything was written, an error wrapping
-// ErrUnflushed otherwise.
+// When ctx is cancelled Run stops replaying and writes what is in memory
+// (a final flush) for at most StopTimeout, then cancels the request in
+// flight. With a spool, a failed write ends the flush at once, and what is
+// left is spooled; Run returns nil unless it could not be. Without one it
+// retries until the deadline and returns an error wrapping ErrUnflushed
+// if points were left.
 func (p *Publisher) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("publisher: Run called more than once")
@@ -124,14 +148,23 @@ func (p *Publisher) Run(ctx context.Context) error {
 	hard, release := stopContext(ctx, p.cfg.StopTimeout)
 	defer release()
 
-	p.log.Info("connecting to InfluxDB", "url", p.http.base.Redacted(), "database", p.cfg.Database,
-		"protocol", string(p.cfg.Protocol), "gzip", p.cfg.Gzip, "auth", p.cfg.Credentials.Kind())
-	if err := p.connect(ctx); err != nil {
-		p.finish()
+	stopSpooler, err := p.openSpool()
+	if err != nil {
+		_ = p.finish()
 		return err
 	}
-	p.loop(ctx, hard)
-	return p.finish()
+	p.log.Info("connecting to InfluxDB", "url", p.http.base.Redacted(), "database", p.cfg.Database,
+		"protocol", string(p.cfg.Protocol), "gzip", p.cfg.Gzip, "auth", p.cfg.Credentials.Kind(),
+		"spool", p.cfg.SpoolDir)
+	err = p.connect(ctx)
+	if err == nil {
+		p.loop(ctx, hard)
+	}
+	stopSpooler()
+	if ferr := p.finish(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // stopContext returns a context for I/O that stays alive after ctx is
@@ -188,7 +221,9 @@ func (p *Publisher) connect(ctx context.Context) error {
 		reason := o.Reason()
 		p.mu.Lock()
 		p.degraded = reason
+		p.outage = true // spool what arrives meanwhile
 		p.mu.Unlock()
+		p.signal()
 		if reason != lastReason || attempt%60 == 0 {
 			msg := "cannot reach InfluxDB, retrying"
 			if o.Action == ActionAuth {
@@ -211,6 +246,7 @@ func (p *Publisher) setConnected() {
 	p.connected = true
 	wasDegraded := p.degraded != ""
 	p.degraded = ""
+	p.outage = false
 	p.mu.Unlock()
 	close(p.connectedCh)
 	if wasDegraded {
@@ -219,12 +255,14 @@ func (p *Publisher) setConnected() {
 }
 
 // loop sends batches until ctx is cancelled and the pending data is
-// written, or hard is cancelled.
+// written (or, with a spool, a write failed), or hard is cancelled.
 func (p *Publisher) loop(ctx, hard context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	nextLog := time.Now().Add(p.cfg.LogInterval)
-	afterWrite, stopping := false, false
+	sp := p.spool.Load()
+	now := time.Now()
+	nextLog, nextSpoolLog := now.Add(p.cfg.LogInterval), now.Add(p.cfg.SpoolLogInterval)
+	afterWrite, stopping, lastLive := false, false, false
 	for {
 		if !stopping && ctx.Err() != nil {
 			stopping = true
@@ -240,19 +278,30 @@ func (p *Publisher) loop(ctx, hard context.Context) {
 			p.logRejects()
 			nextLog = now.Add(p.cfg.LogInterval)
 		}
-		b, wait := p.next(now, afterWrite, stopping)
-		afterWrite = false
-		if b != nil {
-			p.send(hard, b)
-			afterWrite = true
-			continue
+		if !now.Before(nextSpoolLog) {
+			p.logSpool()
+			nextSpoolLog = now.Add(p.cfg.SpoolLogInterval)
 		}
-		if stopping && wait < 0 {
+		w := p.next(now, afterWrite, stopping, lastLive, sp != nil && sp.Unread() > 0)
+		afterWrite = false
+		switch {
+		case w.live != nil:
+			ok := p.sendLive(hard, w.live)
+			afterWrite, lastLive = true, true
+			if !ok && stopping && p.spoolUsable() {
+				return // the rest goes to the spool
+			}
+			continue
+		case w.replay:
+			p.replay(hard, sp)
+			lastLive = false
+			continue
+		case stopping && w.wait < 0:
 			return // all written
 		}
-		d := nextLog.Sub(now)
-		if wait >= 0 && wait < d {
-			d = wait
+		d := min(nextLog.Sub(now), nextSpoolLog.Sub(now))
+		if w.wait >= 0 && w.wait < d {
+			d = w.wait
 		}
 		timer.Reset(d)
 		done := ctx.Done()
@@ -269,119 +318,153 @@ func (p *Publisher) loop(ctx, hard context.Context) {
 	}
 }
 
-// next decides what Run does now: send b, or wait (wait < 0: nothing
-// pending, wait for Enqueue).
-func (p *Publisher) next(now time.Time, afterWrite, stopping bool) (b *batch, wait time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.queue) > 0 {
-		if now.Before(p.retryAt) {
-			return nil, p.retryAt.Sub(now)
-		}
-		return p.queue[0], 0
-	}
-	if p.open != nil && p.open.points() > 0 {
-		due := p.open.first.Add(p.cfg.FlushInterval)
-		if stopping || afterWrite || !now.Before(due) {
-			p.sealLocked()
-			return p.queue[0], 0
-		}
-		return nil, due.Sub(now)
-	}
-	return nil, -1
+// work is what the writer does next: send a live batch, replay spooled
+// data, or wait (wait < 0: until woken).
+type work struct {
+	live   *batch
+	replay bool
+	wait   time.Duration
 }
 
-// send writes the head batch b once and acts on the reply.
-func (p *Publisher) send(ctx context.Context, b *batch) {
-	body := b.buf
-	if p.cfg.Gzip {
-		body = p.compress(b.buf)
-	}
-	start := time.Now()
-	r := p.http.write(ctx, body)
-	end := time.Now()
-	o := Classify(r, end)
-
-	if o.Action == ActionCreateDatabase {
-		co := p.http.createDatabase(ctx, p.cfg.Database)
-		if co.Action != ActionOK {
-			o = co
-		} else {
-			p.log.Warn("database was missing; created it", "database", p.cfg.Database)
-		}
-	}
-
+// next decides what Run does now. unread says the spool has data not
+// handed out; lastLive that the previous write was a live batch (live and
+// replayed batches alternate).
+func (p *Publisher) next(now time.Time, afterWrite, stopping, lastLive, unread bool) work {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.st.bytesSent += uint64(len(body))
-	p.st.lastLatency = end.Sub(start)
-	switch o.Action {
-	case ActionOK, ActionDropped:
-		p.writtenLocked(b, o, end)
-	case ActionSplit:
-		p.attempts = 0
-		p.retryAt = time.Time{}
-		if n := b.points(); n > 1 {
-			p.queue = slices.Insert(p.queue, 1, p.splitLocked(b))
-			p.log.Info("InfluxDB refused a request as too large; split it in two", "points", n, "body_bytes", len(body))
-			return
-		}
-		for _, fc := range b.feeds {
-			p.rejectLocked(Reject{Reason: ReasonTooLarge, Agent: fc.feed.agent, Feed: fc.feed.feed, Count: 1})
-		}
-		p.removeHeadLocked()
-	case ActionCreateDatabase:
-		// Created: resend at once, unless the last attempt failed too.
-		if p.attempts > 0 {
-			p.failLocked(o, end)
-			return
-		}
-		p.attempts++
-		p.st.failedWrites++
-	default:
-		p.failLocked(o, end)
+	spoolOK := p.spoolUsableLocked()
+	if p.outage && now.Before(p.retryAt) {
+		return work{wait: p.retryAt.Sub(now)}
 	}
+	if p.outage && spoolOK && !stopping {
+		// Probe InfluxDB with the oldest spooled data. Data in memory
+		// goes to the spool first (a batch in flight is not on disk).
+		if unread {
+			return work{replay: true}
+		}
+		return work{wait: -1}
+	}
+	wait := time.Duration(-1)
+	liveReady := len(p.queue) > 0
+	if !liveReady && p.open != nil && p.open.points() > 0 {
+		due := p.open.first.Add(p.cfg.FlushInterval).Sub(now)
+		liveReady = stopping || afterWrite || due <= 0
+		wait = due
+	}
+	replay := unread && spoolOK && !stopping
+	if replay && !now.Before(p.replayNext) && (!liveReady || lastLive) {
+		return work{replay: true}
+	}
+	if liveReady {
+		p.sealLocked()
+		p.inflightSince = now
+		return work{live: p.popLocked()}
+	}
+	if replay {
+		if rw := max(p.replayNext.Sub(now), 0); wait < 0 || rw < wait {
+			wait = rw
+		}
+	}
+	return work{wait: wait}
 }
 
-// writtenLocked accounts for a stored head batch.
-func (p *Publisher) writtenLocked(b *batch, o Outcome, now time.Time) {
-	written := b.points() - o.Dropped
-	if written < 0 {
-		written = 0
+// popLocked takes the head batch off the queue to write or spool it.
+func (p *Publisher) popLocked() *batch {
+	b := p.queue[0]
+	copy(p.queue, p.queue[1:])
+	p.queue[len(p.queue)-1] = nil
+	p.queue = p.queue[:len(p.queue)-1]
+	p.busyBytes += len(b.buf)
+	return b
+}
+
+// sendLive writes a batch taken from the queue; false if a retryable
+// failure left (some of) it unwritten: it is back at the queue's head.
+func (p *Publisher) sendLive(ctx context.Context, b *batch) bool {
+	d := p.deliver(ctx, b.buf, b.ends)
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.busyBytes -= len(b.buf)
+	p.inflightSince = time.Time{}
+	if !d.failed {
+		p.writtenLocked(b, &d, now)
+		return true
 	}
-	p.st.written += uint64(written)
-	p.st.batches++
-	p.st.lastWrite = now
+	if d.progress() {
+		p.keepLocked(b, &d)
+	}
+	p.queue = slices.Insert(p.queue, 0, b)
+	p.failLocked(d.fail, now)
+	return false
+}
+
+// writtenLocked accounts for a batch that is stored (except its dead
+// letters).
+func (p *Publisher) writtenLocked(b *batch, d *delivery, now time.Time) {
+	p.st.written += uint64(d.stored)
+	dead := deadPerFeed(d.dead)
 	for _, fc := range b.feeds {
-		fc.feed.written += uint64(fc.lines)
-		fc.feed.lastWritten = now
-	}
-	var named uint64
-	for _, r := range o.Rejects {
-		p.rejectLocked(r)
-		if isPointReason(r.Reason) {
-			named += r.Count
+		n := max(fc.lines-dead[feedKey{fc.feed.agent, fc.feed.feed}], 0)
+		fc.feed.written += uint64(n)
+		if n > 0 {
+			fc.feed.lastWritten = now
 		}
 	}
-	if d := uint64(o.Dropped); d > named {
-		p.rejectLocked(Reject{Reason: ReasonServerDropped, Count: d - named})
+	p.pendingBytes -= len(b.buf)
+	p.pendingPoints -= b.points()
+	p.recycleLocked(b)
+	p.succeededLocked()
+}
+
+func deadPerFeed(dls []DeadLetter) map[feedKey]int {
+	if len(dls) == 0 {
+		return nil
 	}
-	if o.Dropped > 0 {
-		// The written count per feed is approximate: the server does not
-		// say which feeds its dropped points belonged to.
-		p.log.Debug("InfluxDB refused part of a batch", "dropped", o.Dropped, "message", o.Message)
+	m := make(map[feedKey]int)
+	for i := range dls {
+		m[feedKey{dls[i].Agent, dls[i].Feed}]++
 	}
-	p.removeHeadLocked()
+	return m
+}
+
+// keepLocked reduces b to the lines a failed delivery left unresolved; the
+// others are written or dead-lettered. Feed counts are scaled
+// approximately.
+func (p *Publisher) keepLocked(b *batch, d *delivery) {
+	p.st.written += uint64(d.stored)
+	oldBytes, oldPoints := len(b.buf), b.points()
+	buf := make([]byte, 0, oldBytes)
+	ends := make([]int, 0, oldPoints)
+	for _, s := range d.rest {
+		base := len(buf) - lineStart(b.ends, s.lo)
+		buf = append(buf, b.buf[lineStart(b.ends, s.lo):b.ends[s.hi-1]]...)
+		for _, e := range b.ends[s.lo:s.hi] {
+			ends = append(ends, e+base)
+		}
+	}
+	b.buf, b.ends = buf, ends
+	for i := range b.feeds {
+		b.feeds[i].lines = b.feeds[i].lines * len(ends) / oldPoints
+	}
+	p.pendingBytes -= oldBytes - len(buf)
+	p.pendingPoints -= oldPoints - len(ends)
+}
+
+// succeededLocked records a write InfluxDB accepted.
+func (p *Publisher) succeededLocked() {
 	p.attempts = 0
 	p.retryAt = time.Time{}
-	if !p.connected || p.degraded != "" {
+	if p.outage || !p.connected || p.degraded != "" {
 		p.log.Info("writing to InfluxDB again")
 	}
+	p.outage = false
 	p.connected = true
 	p.degraded = ""
 }
 
-// failLocked keeps the head batch and schedules its retry.
+// failLocked schedules the retry after a failed write; while it lasts, new
+// data is spooled (with a spool).
 func (p *Publisher) failLocked(o Outcome, now time.Time) {
 	p.attempts++
 	p.st.failedWrites++
@@ -389,12 +472,17 @@ func (p *Publisher) failLocked(o Outcome, now time.Time) {
 	p.retryAt = now.Add(wait)
 	reason := o.Reason()
 	if reason != p.degraded || p.attempts%30 == 0 {
-		p.log.Warn("write to InfluxDB failed; keeping the data for retry", "reason", reason,
-			"attempt", p.attempts, "retry_in", wait.Round(time.Millisecond),
+		msg := "write to InfluxDB failed; keeping the data for retry"
+		if p.spoolUsableLocked() {
+			msg = "write to InfluxDB failed; spooling the data until it is accepted"
+		}
+		p.log.Warn(msg, "reason", reason, "attempt", p.attempts, "retry_in", wait.Round(time.Millisecond),
 			"pending_points", p.pendingPoints)
 	}
+	p.outage = true
 	p.connected = false
 	p.degraded = reason
+	p.signal()
 }
 
 // backoff is the wait before attempt+1: RetryMin doubled per failed
@@ -407,16 +495,6 @@ func backoff(attempt int, lo, hi, retryAfter time.Duration) time.Duration {
 	d = min(d, hi)
 	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	return max(d, min(retryAfter, MaxRetryAfter))
-}
-
-func (p *Publisher) removeHeadLocked() {
-	b := p.queue[0]
-	copy(p.queue, p.queue[1:])
-	p.queue[len(p.queue)-1] = nil
-	p.queue = p.queue[:len(p.queue)-1]
-	p.pendingBytes -= len(b.buf)
-	p.pendingPoints -= b.points()
-	p.recycleLocked(b)
 }
 
 // compress gzips src into the publisher's reused buffer. The result is
@@ -438,25 +516,57 @@ func (p *Publisher) logRejects() {
 }
 
 // finish closes the publisher: later Enqueue calls are refused, and data
-// still pending is counted as ReasonStopped. Spool hook: this is where a
-// spool would take over the unwritten batches (whole lines, in order).
+// still pending is spooled or, without a spool (or if spooling fails),
+// counted as ReasonStopped. The spooler must have stopped.
 func (p *Publisher) finish() error {
 	p.mu.Lock()
 	p.closed = true
 	p.sealLocked()
-	lost := p.pendingPoints
-	for _, b := range p.queue {
-		for _, fc := range b.feeds {
-			p.rejectLocked(Reject{Reason: ReasonStopped, Agent: fc.feed.agent, Feed: fc.feed.feed, Count: uint64(fc.lines)})
-		}
-		p.recycleLocked(b)
-	}
+	batches := p.queue
 	p.queue = nil
-	p.pendingBytes, p.pendingPoints = 0, 0
 	p.mu.Unlock()
+
+	sp := p.spool.Load()
+	var spooled, lost int
+	var spoolErr error
+	for _, b := range batches {
+		if sp != nil && spoolErr == nil {
+			spoolErr = sp.Append(SpoolBatch{Lines: b.buf, Ends: b.ends})
+		}
+		p.mu.Lock()
+		if sp != nil && spoolErr == nil {
+			spooled += b.points()
+			p.spooledLocked(b)
+		} else {
+			lost += b.points()
+			for _, fc := range b.feeds {
+				p.rejectLocked(Reject{Reason: ReasonStopped, Agent: fc.feed.agent, Feed: fc.feed.feed, Count: uint64(fc.lines)})
+			}
+		}
+		p.pendingBytes -= len(b.buf)
+		p.pendingPoints -= b.points()
+		p.recycleLocked(b)
+		p.mu.Unlock()
+	}
 	p.logRejects()
+	if sp != nil {
+		if err := sp.Close(); err != nil {
+			p.log.Error("closing the spool", "err", err)
+		}
+		if st := sp.Stats(); spooled > 0 || st.Points > 0 {
+			p.log.Info("stopped; data not yet written to InfluxDB is in the spool", "dir", p.cfg.SpoolDir,
+				"points_spooled_at_stop", spooled, "points_in_spool", st.Points, "bytes", st.Bytes)
+		}
+	}
+	if err := p.deadFile.close(); err != nil {
+		p.log.Error("closing the dead-letter file", "err", err)
+	}
 	if lost > 0 {
-		p.log.Warn("stopped with data not written to InfluxDB", "points", lost)
+		if spoolErr != nil {
+			p.log.Error("stopped with data neither written to InfluxDB nor spooled", "points", lost, "err", spoolErr)
+		} else {
+			p.log.Warn("stopped with data not written to InfluxDB", "points", lost)
+		}
 		return fmt.Errorf("%w: %d", ErrUnflushed, lost)
 	}
 	return nil

@@ -46,13 +46,49 @@ type Stats struct {
 
 	// Feeds has one entry per agent/feed seen, sorted by agent and feed.
 	Feeds []FeedStats
+
+	// The spool (all zero without Config.SpoolDir).
+	//
+	// SpoolBytes and SpoolSegments are its files on disk, SpoolPoints the
+	// points waiting in it (from this run and earlier ones), SpoolOldest
+	// the earliest point time among them and SpoolSince when the oldest
+	// of them was spooled (zero when empty).
+	SpoolBytes    int64
+	SpoolSegments int
+	SpoolPoints   int64
+	SpoolOldest   time.Time
+	SpoolSince    time.Time
+	// Spooled counts points of this run that went to the spool instead of
+	// being written (they are not in Written).
+	Spooled uint64
+	// Replayed counts points written to InfluxDB from the spool (they may
+	// have been received in an earlier run); ReplayRate is their rate in
+	// points per second over the last few seconds.
+	Replayed   uint64
+	ReplayRate float64
+	// SpoolDropped counts points dropped from the spool by SpoolMaxBytes
+	// or SpoolMaxAge (or unreadable). CorruptRecords counts corrupt or
+	// torn records skipped when the spool was opened.
+	SpoolDropped   uint64
+	CorruptRecords uint64
+	// SpoolError is the last error writing the spool while it fails (data
+	// is then kept in memory); empty when the spool works.
+	SpoolError string
+
+	// DeadLettered counts points InfluxDB refused for good (also counted
+	// in Rejected under their reason), DeadLetters per measurement, field
+	// and reason, sorted; DeadLetterErrors counts failed writes to the
+	// dead-letter file.
+	DeadLettered     uint64
+	DeadLetters      []DeadLetterStats
+	DeadLetterErrors uint64
 }
 
 // FeedStats are the counters of one feed.
 type FeedStats struct {
 	Agent, Feed string
-	// Received and Written count points.
-	Received, Written uint64
+	// Received, Written and Spooled count points (see Stats).
+	Received, Written, Spooled uint64
 	// LastWritten is when a batch holding points of this feed was last
 	// stored; zero if never.
 	LastWritten time.Time
@@ -65,6 +101,42 @@ type counters struct {
 	batches, failedWrites, bytesSent           uint64
 	lastLatency                                time.Duration
 	lastWrite                                  time.Time
+	spooled, replayed                          uint64
+	replayRate                                 float64
+	lastReplay                                 time.Time
+	// replayWin counts points replayed since replayWinStart.
+	replayWin      uint64
+	replayWinStart time.Time
+}
+
+// replayRateWindow is the period over which ReplayRate is measured.
+const replayRateWindow = 5 * time.Second
+
+// replayedLocked counts n points written from the spool.
+func (c *counters) replayedLocked(n int, now time.Time) {
+	c.replayed += uint64(n)
+	c.lastReplay = now
+	if c.replayWinStart.IsZero() || now.Sub(c.replayWinStart) > 2*replayRateWindow {
+		c.replayWinStart, c.replayWin, c.replayRate = now, 0, 0
+	}
+	c.replayWin += uint64(n)
+	if d := now.Sub(c.replayWinStart); d >= replayRateWindow {
+		c.replayRate = float64(c.replayWin) / d.Seconds()
+		c.replayWinStart, c.replayWin = now, 0
+	}
+}
+
+// replayRateAt is the replay rate in points per second: over the current
+// window once it is a second long, else over the previous one; zero when
+// nothing was replayed for a while.
+func (c *counters) replayRateAt(now time.Time) float64 {
+	if c.lastReplay.IsZero() || now.Sub(c.lastReplay) > 2*replayRateWindow {
+		return 0
+	}
+	if d := now.Sub(c.replayWinStart); d >= time.Second {
+		return float64(c.replayWin) / d.Seconds()
+	}
+	return c.replayRate
 }
 
 // feedKey identifies a feed.
@@ -72,9 +144,9 @@ type feedKey struct{ agent, feed string }
 
 // feedStat are the counters of one feed, guarded by the publisher's mutex.
 type feedStat struct {
-	agent, feed       string
-	received, written uint64
-	lastWritten       time.Time
+	agent, feed                string
+	received, written, spooled uint64
+	lastWritten                time.Time
 	// batchSeq/batchIdx: the open batch this feed last added a line to and
 	// its index in that batch's feeds, so adding a line is O(1).
 	batchSeq uint64
@@ -105,6 +177,10 @@ func (p *Publisher) rejectLocked(r Reject) {
 // Stats returns a snapshot of the counters. It is safe to call at any time
 // from any goroutine.
 func (p *Publisher) Stats() Stats {
+	var sp SpoolStats
+	if s := p.spool.Load(); s != nil {
+		sp = s.Stats()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := Stats{
@@ -123,13 +199,28 @@ func (p *Publisher) Stats() Stats {
 		LastWriteLatency: p.st.lastLatency,
 		LastWrite:        p.st.lastWrite,
 		Feeds:            make([]FeedStats, 0, len(p.feeds)),
+
+		SpoolBytes:       sp.Bytes,
+		SpoolSegments:    sp.Segments,
+		SpoolPoints:      sp.Points,
+		SpoolOldest:      sp.Oldest,
+		SpoolSince:       sp.OldestSpooled,
+		Spooled:          p.st.spooled,
+		Replayed:         p.st.replayed,
+		SpoolDropped:     sp.DroppedPoints,
+		CorruptRecords:   sp.CorruptRecords,
+		SpoolError:       p.spoolErr,
+		DeadLettered:     p.dead.total,
+		DeadLetters:      p.dead.list(),
+		DeadLetterErrors: p.dead.errors,
 	}
+	s.ReplayRate = p.st.replayRateAt(time.Now())
 	for r, n := range p.st.rejected {
 		s.Rejected[r] = n
 	}
 	for _, fs := range p.feeds {
 		s.Feeds = append(s.Feeds, FeedStats{Agent: fs.agent, Feed: fs.feed,
-			Received: fs.received, Written: fs.written, LastWritten: fs.lastWritten})
+			Received: fs.received, Written: fs.written, Spooled: fs.spooled, LastWritten: fs.lastWritten})
 	}
 	sort.Slice(s.Feeds, func(i, j int) bool {
 		if s.Feeds[i].Agent != s.Feeds[j].Agent {

@@ -284,7 +284,7 @@ func TestWriterPartialWrite(t *testing.T) {
 	}
 	waitFor(t, "the rejection log", func() bool {
 		l := r.logs.String()
-		return strings.Contains(l, "field type conflict") && strings.Contains(l, "agent=observatory.ls240 field=t_1 count=2")
+		return strings.Contains(l, "field type conflict") && strings.Contains(l, "agent=observatory.ls240 feed=temperatures field=t_1 count=2")
 	})
 	if n := len(f.writeRequests()); n != 1 {
 		t.Errorf("%d write requests, want 1 (no resend)", n)
