@@ -206,6 +206,10 @@ func (a *Agent) publisherConfig(creds publisher.Credentials) publisher.Config {
 	c.FlushInterval = o.FlushInterval
 	c.MaxPendingBytes = int(o.MaxPendingBytes)
 	c.StopTimeout = o.ShutdownTimeout
+	c.SpoolDir = o.SpoolDir // relative to the working directory, as DefaultSpoolDir
+	c.SpoolMaxBytes = o.SpoolMaxBytes
+	c.SpoolMaxAge = o.SpoolMaxAge
+	c.SpoolSync = o.SpoolSync.publisher()
 	if a.tune.ConnectRetry > 0 {
 		c.ConnectRetry = a.tune.ConnectRetry
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ocsflux/ocsflux/publisher"
 	"github.com/ocsflux/ocsflux/site"
 )
 
@@ -55,8 +56,10 @@ type Options struct {
 	// it is written (the Python agent writes every 1 s).
 	FlushInterval time.Duration
 	// SpoolDir (--spool-dir) holds batches InfluxDB did not accept yet, so
-	// that they survive outages and restarts; "" means
-	// DefaultSpoolDir(instance-id) in the working directory.
+	// that they survive outages and restarts; a relative path is relative
+	// to the working directory. On the command line "" means
+	// DefaultSpoolDir(instance-id); in Options (Defaults) "" means no
+	// spool: what cannot be written is kept in memory only.
 	SpoolDir string
 	// SpoolMaxBytes (--spool-max-bytes) caps the spool's size on disk; the
 	// oldest batches are dropped (and counted) beyond it.
@@ -88,6 +91,17 @@ const (
 	SyncEveryBatch SpoolSync = 0
 	SyncNever      SpoolSync = -1
 )
+
+// publisher returns the policy as publisher.Config.SpoolSync takes it.
+func (s SpoolSync) publisher() time.Duration {
+	switch {
+	case s == SyncEveryBatch:
+		return publisher.SpoolSyncEveryBatch
+	case s < 0:
+		return publisher.SpoolSyncNever
+	}
+	return time.Duration(s)
+}
 
 // String returns the policy as --spool-sync takes it.
 func (s SpoolSync) String() string {

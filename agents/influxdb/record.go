@@ -155,7 +155,8 @@ func (r *recordRun) publishStats(now time.Time, snap snapshot) {
 
 // stop ends the session: intake first (events are discarded from now on),
 // then a last stats sample, then the publisher's final flush, bounded by
-// Options.ShutdownTimeout. What could not be written is logged.
+// Options.ShutdownTimeout; with a spool the rest is spooled. What is left
+// (spooled or lost) is logged.
 func (r *recordRun) stop() {
 	r.a.rec.CompareAndSwap(r.rec, nil)
 	connected := isClosed(r.rec.pub.Connected())
@@ -196,18 +197,34 @@ func (r *recordRun) ended(err error) {
 	r.a.rec.CompareAndSwap(r.rec, nil)
 	st := r.rec.pub.Stats()
 	lost := st.Rejected[publisher.ReasonStopped]
+	spool := r.a.opts.SpoolDir
 	switch {
 	case errors.Is(err, publisher.ErrNotConnected):
 		if lost > 0 {
-			r.log.Warn("stopped before InfluxDB answered; data received meanwhile is not written (no spool yet)",
+			r.log.Warn("stopped before InfluxDB answered; data received meanwhile is not written"+noSpool(spool),
 				"points", lost)
 		}
+		if spool != "" && st.SpoolPoints > 0 {
+			r.log.Info("stopped before InfluxDB answered; data waiting in the spool is written when record runs again",
+				"spool_points", st.SpoolPoints, "spool_bytes", st.SpoolBytes, "spool_dir", spool)
+		}
 	case err != nil:
-		r.log.Warn("data not written when record stopped (no spool yet)", "points", lost,
+		r.log.Warn("data not written when record stopped"+noSpool(spool), "points", lost,
 			"pending_bytes", st.PendingBytes, "err", err)
+	case spool != "" && st.SpoolPoints > 0:
+		r.log.Info("record stopped; data InfluxDB has not accepted yet is in the spool, written when record runs again",
+			"points_written", st.Written, "spool_points", st.SpoolPoints, "spool_bytes", st.SpoolBytes, "spool_dir", spool)
 	default:
 		r.log.Info("record stopped; everything received was written", "points_written", st.Written)
 	}
+}
+
+// noSpool is the hint added to a log of lost data when there is no spool.
+func noSpool(dir string) string {
+	if dir == "" {
+		return " (no spool configured)"
+	}
+	return ""
 }
 
 func isClosed(ch <-chan struct{}) bool {

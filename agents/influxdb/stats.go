@@ -41,9 +41,12 @@ const (
 //   - write_errors: failed write requests (each is retried);
 //   - last_write_latency_s: duration of the last write request;
 //   - bytes_sent: request body bytes sent to /write (after gzip);
-//   - spool_bytes, spool_segments, spool_oldest_s: the on-disk spool
-//     (always 0: not implemented yet);
-//   - dead_lettered: points set aside as unwritable (always 0 for now);
+//   - spool_bytes, spool_segments: the on-disk spool's segment files
+//     (0 without a spool);
+//   - spool_oldest_s: Unix time (seconds) of the oldest point waiting in
+//     the spool, 0 when it is empty;
+//   - dead_lettered: points InfluxDB refused for good, written to the
+//     dead-letter file (also counted in points_rejected);
 //   - events_dropped: feed events that could not be decoded at all.
 //
 // The counters start at 0 with each record session.
@@ -101,6 +104,9 @@ func (r *recording) snapshot() snapshot {
 // and why.
 func (s snapshot) degraded() (bool, string) {
 	if s.st.Degraded != "" {
+		if s.st.SpoolError != "" {
+			return true, s.st.Degraded + "; the spool cannot be written either: " + s.st.SpoolError
+		}
 		return true, s.st.Degraded
 	}
 	if !s.st.Connected {
@@ -135,10 +141,10 @@ func (s snapshot) fields() []statValue {
 		i("write_errors", st.FailedWrites),
 		f("last_write_latency_s", st.LastWriteLatency.Seconds()),
 		i("bytes_sent", st.BytesSent),
-		i("spool_bytes", 0),
-		i("spool_segments", 0),
-		f("spool_oldest_s", 0),
-		i("dead_lettered", 0),
+		i("spool_bytes", uint64(max(st.SpoolBytes, 0))),
+		i("spool_segments", uint64(max(st.SpoolSegments, 0))),
+		f("spool_oldest_s", unixSecondsOrZero(st.SpoolOldest)),
+		i("dead_lettered", st.DeadLettered),
 		i("events_dropped", s.eventsDropped),
 	}
 }
@@ -194,7 +200,41 @@ func (s snapshot) sessionData(now time.Time) map[string]any {
 		}
 	}
 	d["feeds"] = perFeed
+	s.spoolData(d)
 	return d
+}
+
+// spoolData adds the spool's and the dead-letter file's keys to the
+// session data (the stats fields spool_bytes, spool_segments,
+// spool_oldest_s and dead_lettered are already in it).
+func (s snapshot) spoolData(d map[string]any) {
+	st := s.st
+	d["spool_points"] = max(st.SpoolPoints, 0)
+	d["spooled"] = clampInt(st.Spooled)
+	d["replayed"] = clampInt(st.Replayed)
+	d["replay_rate"] = st.ReplayRate
+	d["spool_dropped"] = clampInt(st.SpoolDropped)
+	d["corrupt_records"] = clampInt(st.CorruptRecords)
+	d["spool_error"] = st.SpoolError
+	d["dead_letter_errors"] = clampInt(st.DeadLetterErrors)
+	dl := make([]any, 0, len(st.DeadLetters))
+	for _, x := range st.DeadLetters {
+		dl = append(dl, map[string]any{
+			"measurement": x.Agent,
+			"field":       x.Field,
+			"reason":      string(x.Reason),
+			"count":       clampInt(x.Count),
+		})
+	}
+	d["dead_letters"] = dl
+}
+
+// unixSecondsOrZero is unixSeconds, 0 for the zero time.
+func unixSecondsOrZero(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return unixSeconds(t)
 }
 
 // ReasonDecoder is the rejected_by_reason key of the samples the feed
