@@ -47,13 +47,13 @@ func (d *delivery) progress() bool { return d.stored > 0 || len(d.dead) > 0 }
 //   - database not found: the database is created (once) and the lines
 //     resent.
 //
-// Dead letters are counted, logged and written to the dead-letter file
-// before deliver returns. Only the Run goroutine calls it.
+// The caller counts the dead letters (deadLetteredLocked) with the
+// written lines, then writes them (writeDeadLetters). Only the Run
+// goroutine calls deliver.
 func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) delivery {
 	var d delivery
 	stack := []span{{0, len(ends)}}
 	requests, created := 0, false
-	defer func() { p.deadLetter(d.dead) }()
 	for len(stack) > 0 {
 		sp := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -320,14 +320,9 @@ func describeLine(line []byte, o Outcome, pt models.Point) DeadLetter {
 	return dl
 }
 
-// deadLetter counts, logs and writes the dead letters of one batch.
-func (p *Publisher) deadLetter(dls []DeadLetter) {
-	if len(dls) == 0 {
-		return
-	}
-	now := time.Now()
-	var conflicts []*DeadLetter
-	p.mu.Lock()
+// deadLetteredLocked counts the dead letters of one delivery and returns
+// the type conflicts to log (the first of each field and type).
+func (p *Publisher) deadLetteredLocked(dls []DeadLetter, now time.Time) (conflicts []*DeadLetter) {
 	for i := range dls {
 		e := &dls[i]
 		e.At = now
@@ -337,13 +332,18 @@ func (p *Publisher) deadLetter(dls []DeadLetter) {
 			conflicts = append(conflicts, e)
 		}
 	}
-	p.mu.Unlock()
+	return conflicts
+}
+
+// writeDeadLetters logs the new type conflicts and appends the dead
+// letters to the dead-letter file.
+func (p *Publisher) writeDeadLetters(dls []DeadLetter, conflicts []*DeadLetter) {
 	for _, e := range conflicts {
 		p.log.Warn("field type conflict: InfluxDB has this field with another type and refuses the points that have it with this type; they are dead-lettered",
 			"agent", e.Agent, "feed", e.Feed, "field", e.Field, "sent_type", e.Type, "influxdb_type", e.ExistingType,
 			"dead_letter_file", p.deadFile.pathOrNone())
 	}
-	if p.deadFile == nil {
+	if p.deadFile == nil || len(dls) == 0 {
 		return
 	}
 	if err := p.deadFile.write(dls); err != nil {

@@ -23,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envCrashChild) != "" {
+		os.Exit(crashChild()) // TestInfluxCrashLoss's child process
+	}
 	code := m.Run()
 	// influxtest uses http.DefaultClient; its idle connections are not
 	// leaks of this package.

@@ -384,19 +384,21 @@ func (p *Publisher) sendLive(ctx context.Context, b *batch) bool {
 	d := p.deliver(ctx, b.buf, b.ends)
 	now := time.Now()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.busyBytes -= len(b.buf)
 	p.inflightSince = time.Time{}
+	conflicts := p.deadLetteredLocked(d.dead, now)
 	if !d.failed {
 		p.writtenLocked(b, &d, now)
-		return true
+	} else {
+		if d.progress() {
+			p.keepLocked(b, &d)
+		}
+		p.queue = slices.Insert(p.queue, 0, b)
+		p.failLocked(d.fail, now)
 	}
-	if d.progress() {
-		p.keepLocked(b, &d)
-	}
-	p.queue = slices.Insert(p.queue, 0, b)
-	p.failLocked(d.fail, now)
-	return false
+	p.mu.Unlock()
+	p.writeDeadLetters(d.dead, conflicts)
+	return !d.failed
 }
 
 // writtenLocked accounts for a batch that is stored (except its dead

@@ -37,9 +37,11 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 		}
 		p.replayNext = start.Add(time.Duration(float64(len(b.Lines)) / float64(p.cfg.ReplayBytesPerSecond) * float64(time.Second)))
 		p.mu.Lock()
+		conflicts := p.deadLetteredLocked(d.dead, now)
 		p.st.replayedLocked(d.stored, now)
 		p.succeededLocked()
 		p.mu.Unlock()
+		p.writeDeadLetters(d.dead, conflicts)
 		return
 	}
 	if d.progress() {
@@ -59,11 +61,13 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 		sp.Release()
 	}
 	p.mu.Lock()
+	conflicts := p.deadLetteredLocked(d.dead, now)
 	if d.stored > 0 {
 		p.st.replayedLocked(d.stored, now)
 	}
 	p.failLocked(d.fail, now)
 	p.mu.Unlock()
+	p.writeDeadLetters(d.dead, conflicts)
 }
 
 // logSpool logs how much data waits in the spool and since when, if any.

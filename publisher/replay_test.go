@@ -360,7 +360,7 @@ func TestLiveDuringReplay(t *testing.T) {
 	cfg := spoolConfig(t, f.fakeInflux)
 	cfg.ReplayBytesPerSecond = 50 << 10
 	cfg.BatchPoints = 200
-	prefill(t, cfg.SpoolDir, 40, 100) // about 3 s of replay
+	prefill(t, cfg.SpoolDir, 20, 100) // over a second of replay
 	r := start(t, cfg)
 	waitFor(t, "the replay", func() bool { return r.Stats().Replayed > 0 })
 	live := intPoints(t, r, 0, 5)
@@ -369,7 +369,7 @@ func TestLiveDuringReplay(t *testing.T) {
 		t.Errorf("the replay ended before the live data was written: %+v", st)
 	}
 	waitFor(t, "the replay", func() bool { return r.Stats().SpoolPoints == 0 })
-	if got := f.storedLines(); len(got) != 4005 || !slices.Contains(got, live[4]) {
+	if got := f.storedLines(); len(got) != 2005 || !slices.Contains(got, live[4]) {
 		t.Errorf("stored %d lines", len(got))
 	}
 }
