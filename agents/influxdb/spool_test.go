@@ -296,3 +296,79 @@ func TestOutageNoDataLoss(t *testing.T) {
 	t.Logf("published %v points/s for %v, %v outage: %d + %d points, %v replayed",
 		rate, total, outage, results[0].n, results[1].n, d["replayed"])
 }
+
+// TestSIGTERMSpoolsAndReplays: a shutdown (Run's context cancelled, as
+// SIGTERM does) while influxd is down loses nothing: what is in memory is
+// spooled (files in the spool directory, logged), and a new agent on the
+// same spool directory writes it, exactly once, when influxd is back. Both
+// a shutdown before InfluxDB ever answered and one while degraded after
+// writing are covered. Not parallel: while influxd is down its port is
+// free.
+func TestSIGTERMSpoolsAndReplays(t *testing.T) {
+	srv := influxtest.Start(t)
+	srv.Kill()
+	r := startRouter(t)
+	src := startSource(t, r)
+	const db = "sigterm_spool"
+	opts := testOptions(srv.URL, db, "record")
+	opts.SpoolDir = filepath.Join(t.TempDir(), "spool")
+
+	// publishWhileDown starts an agent, publishes seq from..to while
+	// influxd is down, shuts the agent down and checks the data was
+	// spooled.
+	publishWhileDown := func(ia *influxAgent, from, to int64) {
+		t.Helper()
+		received := ia.Received()
+		src.publish(t, samples(from, to)...)
+		n := uint64(to - from + 1)
+		waitFor(t, 5*time.Second, "events received", func() bool { return ia.Received() >= received+n })
+		if err := ia.shutdown(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if files, size := segBytes(t, opts.SpoolDir); files == 0 || size == 0 {
+			t.Fatalf("spool %s: %d segment files, %d bytes after a shutdown with data unwritten", opts.SpoolDir, files, size)
+		}
+		if len(ia.logs.lines("spool_dir="+opts.SpoolDir)) == 0 {
+			t.Errorf("spooled data not logged at shutdown; log:\n%s", ia.logs)
+		}
+		if len(ia.logs.lines("not written")) != 0 {
+			t.Errorf("data lost at shutdown; log:\n%s", ia.logs)
+		}
+	}
+
+	// 1. InfluxDB never answered.
+	ia := startInflux(t, r, opts, "", nil)
+	waitSubscribed(t, ia, src)
+	waitFor(t, 10*time.Second, "a failed connection attempt", func() bool { return len(ia.logs.lines("cannot reach InfluxDB")) > 0 })
+	publishWhileDown(ia, 1, 20)
+
+	// 2. A new agent on the same spool writes it when InfluxDB is back.
+	if err := srv.Resume(t.Context()); err != nil {
+		t.Fatalf("resume influxd: %v", err)
+	}
+	ia = startInflux(t, r, opts, "", nil)
+	waitSubscribed(t, ia, src)
+	ia.waitRecording(t)
+	waitCount(t, srv, db, srcAddr, "temps", "seq", 20)
+	checkValues(t, srv, db, samples(1, 20))
+
+	// 3. Degraded after writing: InfluxDB goes away, then a shutdown.
+	srv.Kill()
+	ia.waitSession(t, "degraded", 10*time.Second, func(s map[string]any) bool { return s["degraded"] == true })
+	publishWhileDown(ia, 21, 50)
+
+	// 4. Everything arrives exactly once with the next agent.
+	if err := srv.Resume(t.Context()); err != nil {
+		t.Fatalf("resume influxd: %v", err)
+	}
+	ia = startInflux(t, r, opts, "", nil)
+	ia.waitRecording(t)
+	waitCount(t, srv, db, srcAddr, "temps", "seq", 50)
+	checkValues(t, srv, db, samples(1, 50))
+	ia.waitSession(t, "spool empty", 10*time.Second, func(s map[string]any) bool {
+		d, _ := s["data"].(map[string]any)
+		n, ok := asInt(d["spool_points"])
+		r, _ := asInt(d["replayed"])
+		return ok && n == 0 && r >= 30
+	})
+}
