@@ -95,10 +95,10 @@ type Config struct {
 	// again, also after a restart. Empty: no spool; failed batches are
 	// kept in memory up to MaxPendingBytes and lost at stop.
 	SpoolDir string
-	// SpoolMaxBytes (default 1 GiB) bounds the spool on disk and
-	// SpoolMaxAge (default 7 days) the age of spooled data: beyond them
-	// the oldest data is dropped, counted (Stats.SpoolDropped) and
-	// logged with its time range.
+	// SpoolMaxBytes (default 1 GiB, at least BatchBytes + 64 KiB) bounds
+	// the spool on disk and SpoolMaxAge (default 7 days) the age of
+	// spooled data: beyond them the oldest data is dropped, counted
+	// (Stats.SpoolDropped) and logged with its time range.
 	SpoolMaxBytes int64
 	SpoolMaxAge   time.Duration
 	// SpoolSync says when the spool is fsync'd: SpoolSyncEveryBatch (0,
@@ -150,6 +150,8 @@ const (
 	// maxBatchBytes keeps requests well under InfluxDB's default 25 MB
 	// max-body-size.
 	maxBatchBytes = 16 << 20
+	// minSpoolOverBatch: the spool must hold a batch and more.
+	minSpoolOverBatch = 64 << 10
 )
 
 // DefaultConfig returns the defaults (the Python agent's where it has one).
@@ -226,15 +228,20 @@ func (c Config) Validate() error {
 		{"flush interval", c.FlushInterval}, {"timeout", c.Timeout},
 		{"connect retry", c.ConnectRetry}, {"retry min", c.RetryMin},
 		{"retry max", c.RetryMax}, {"stop timeout", c.StopTimeout},
-		{"log interval", c.LogInterval}, {"spool max age", c.SpoolMaxAge},
-		{"spool log interval", c.SpoolLogInterval},
+		{"log interval", c.LogInterval},
 	} {
 		check(d.v > 0, "%s %v: must be positive", d.name, d.v)
 	}
-	check(c.SpoolMaxBytes >= int64(c.BatchBytes)+(64<<10),
-		"spool max bytes %d: must be at least batch bytes + 64 KiB (%d)", c.SpoolMaxBytes, c.BatchBytes+(64<<10))
-	check(c.ReplayBytesPerSecond > 0, "replay bytes per second %d: must be positive", c.ReplayBytesPerSecond)
-	check(c.DeadLetterMaxBytes > 0, "dead letter max bytes %d: must be positive", c.DeadLetterMaxBytes)
+	if c.SpoolDir != "" {
+		check(c.SpoolMaxBytes >= int64(c.BatchBytes)+minSpoolOverBatch,
+			"spool max bytes %d: must be at least batch bytes + 64 KiB (%d)", c.SpoolMaxBytes, int64(c.BatchBytes)+minSpoolOverBatch)
+		check(c.SpoolMaxAge > 0, "spool max age %v: must be positive", c.SpoolMaxAge)
+		check(c.SpoolLogInterval > 0, "spool log interval %v: must be positive", c.SpoolLogInterval)
+		check(c.ReplayBytesPerSecond > 0, "replay bytes per second %d: must be positive", c.ReplayBytesPerSecond)
+	}
+	if c.DeadLetterFile != "" {
+		check(c.DeadLetterMaxBytes > 0, "dead letter max bytes %d: must be positive", c.DeadLetterMaxBytes)
+	}
 	check(c.RetryMax >= c.RetryMin, "retry max %v: must be at least retry min %v", c.RetryMax, c.RetryMin)
 	return errors.Join(errs...)
 }

@@ -434,3 +434,21 @@ func TestSpoolDirLocked(t *testing.T) {
 		t.Errorf("second Run = %v", err)
 	}
 }
+
+// TestSpoolLog: while data waits in the spool, a log line says every
+// SpoolLogInterval how much and since when.
+func TestSpoolLog(t *testing.T) {
+	f := newSwitchable(t, false)
+	cfg := spoolConfig(t, f.fakeInflux)
+	cfg.SpoolLogInterval = 50 * time.Millisecond
+	r := start(t, cfg)
+	<-r.Connected()
+	f.setDown(true)
+	intPoints(t, r, 0, 10)
+	waitFor(t, "the spool log", func() bool {
+		l := r.logs.String()
+		return strings.Contains(l, "data is waiting in the spool") && strings.Contains(l, "points=10 ") &&
+			strings.Contains(l, "spooled_since=") && strings.Contains(l, "oldest_point=1970-01-01T00:00:00.000Z") &&
+			strings.Contains(l, "HTTP 503")
+	})
+}

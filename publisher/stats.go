@@ -20,7 +20,10 @@ type Stats struct {
 	// Enqueue; Skipped counts messages of feeds not recorded.
 	Received uint64
 	Skipped  uint64
-	// Written counts points InfluxDB stored.
+	// Written counts points InfluxDB stored from memory; points it stored
+	// from the spool are counted in Replayed. Received = Written +
+	// Spooled + point rejections (RejectedPoints, dead letters included)
+	// + PendingPoints, give or take dead letters of replayed data.
 	Written uint64
 	// RejectedPoints counts points not written, for any point reason.
 	RejectedPoints uint64
