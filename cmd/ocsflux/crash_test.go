@@ -26,8 +26,8 @@ import (
 // started again on the same spool. Points are published only while the
 // publisher is up. At the end the points missing from InfluxDB are at most
 // those published during the last --flush-interval before the kill (plus
-// one publishing tick), all of them in that window, and none is
-// duplicated.
+// one publishing tick and the points still in flight through the router),
+// all of them in that window, and none is duplicated.
 func TestKill9LosesAtMostOneFlushInterval(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "ocsflux")
@@ -193,7 +193,13 @@ hosts:
 	// Points published after the kill (within one publishing tick) reached
 	// no publisher; they are not the publisher's loss.
 	undeliverable := published1 - killedAt
-	bound := int64(rate*flushInterval.Seconds()) + int64(rate*tick.Seconds()) + 1
+	// The guarantee is about points the publisher had accepted; points
+	// still on their way through the router when it was killed were never
+	// accepted. Allow for that delivery delay (inflight, generous for a
+	// loaded CI machine running -race) on top of one flush interval and
+	// one publishing tick.
+	const inflight = 200 * time.Millisecond
+	bound := int64(rate*flushInterval.Seconds()) + int64(rate*(tick+inflight).Seconds()) + 1
 	loss := total - undeliverable - got
 	t.Logf("published %d (%d after the kill), written %d, lost %d, bound %d", total, undeliverable, got, loss, bound)
 	if got > total {
