@@ -133,7 +133,14 @@ func (c *demoCmd) Run(ctx context.Context, env *Env) error {
 	pubCfg.InstanceID, pubCfg.Logger = "influxagent", logger
 	opts := influxdb.Defaults()
 	opts.URL, opts.Database = influxURL, c.Database
-	opts.SpoolDir = ""
+	// The spool, as in production, in a directory removed at the end.
+	spoolDir, err := os.MkdirTemp("", "ocsflux-demo-spool-")
+	if err != nil {
+		stopAgents()
+		return err
+	}
+	defer os.RemoveAll(spoolDir)
+	opts.SpoolDir = spoolDir
 	pub, err := newInfluxDBAgent(pubCfg, opts, env.LookupEnv)
 	if err != nil {
 		stopAgents()
