@@ -237,8 +237,9 @@ func (o Options) Validate() error {
 	if o.FlushInterval <= 0 {
 		bad("flush-interval", "must be positive, got %s", o.FlushInterval)
 	}
-	if o.SpoolMaxBytes <= 0 {
-		bad("spool-max-bytes", "must be positive, got %d", o.SpoolMaxBytes)
+	if min := o.BatchBytes + 64<<10; o.SpoolMaxBytes < min {
+		bad("spool-max-bytes", "must be at least --batch-bytes + 64KiB (%s), got %s",
+			site.FormatBytes(min), site.FormatBytes(o.SpoolMaxBytes))
 	}
 	if o.SpoolMaxAge <= 0 {
 		bad("spool-max-age", "must be positive, got %s", o.SpoolMaxAge)

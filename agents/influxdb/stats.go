@@ -133,7 +133,7 @@ func (s snapshot) fields() []statValue {
 	f := func(name string, x float64) statValue { return statValue{name, feeds.Float(x)} }
 	return []statValue{
 		i("points_received", st.Received+s.pointsLost),
-		i("points_written", st.Written),
+		i("points_written", st.Written+st.Replayed), // from memory or replayed from the spool
 		i("points_rejected", rejected),
 		i("points_dropped", dropped),
 		i("points_pending", uint64(max(st.PendingPoints, 0))),
