@@ -90,6 +90,19 @@ func TestAppendPyFloatMatchesPython(t *testing.T) {
 			}
 		}
 	}
+	// Ranges where a shortest-digits algorithm is easiest to get wrong:
+	// subnormals, the smallest normal, 2^53 and the largest doubles,
+	// powers of two (closer lower neighbour), few significant bits.
+	for _, c := range []float64{5e-324, 0x1p-1022, 0x1p-1022 - 5e-324, 0x1p53, 0x1p52, 0x1p54, math.MaxFloat64, 0x1p1023, 1.5, 0.75} {
+		f := c
+		for i := 0; i < 20; i++ {
+			vals = append(vals, f)
+			f = math.Nextafter(f, 0)
+		}
+	}
+	for e := -1074; e <= 1023; e += 7 {
+		vals = append(vals, math.Ldexp(1, e), math.Ldexp(1.375, e), math.Ldexp(float64(rng.IntN(1<<20)), e))
+	}
 	for i := 0; i < 5000; i++ {
 		f := math.Float64frombits(rng.Uint64())
 		if math.IsNaN(f) || math.IsInf(f, 0) {
