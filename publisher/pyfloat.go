@@ -24,7 +24,8 @@ import (
 // It allocates nothing when dst has room for the text (at most 24 bytes,
 // e.g. -2.2250738585072014e-308); otherwise it grows dst as append does.
 // The digits come from our own Schubfach implementation (ftoa.go), which
-// the tests compare with strconv on tens of millions of values.
+// the tests compare with strconv on about 6 million chosen and random
+// values (and with Python's repr on thousands).
 func AppendPyFloat(dst []byte, f float64) []byte {
 	b := math.Float64bits(f)
 	exp := (b >> mantBits) & 0x7ff
