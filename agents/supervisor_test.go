@@ -145,7 +145,13 @@ func TestReconnect(t *testing.T) {
 	if got, want := strings.Join(regs1.get(), " "), a.Address()+".ops "+a.Address(); got != want {
 		t.Errorf("registrations %q, want %q", got, want)
 	}
-	before := ops(t, c1, a.Address(), []any{"status", "acq"}, nil).sess
+	// The start-up op is launched at the join; the framework moves it from
+	// "starting" to "running" on its own goroutine.
+	var before map[string]any
+	waitFor(t, 5*time.Second, "acq running", func() bool {
+		before = ops(t, c1, a.Address(), []any{"status", "acq"}, nil).sess
+		return before["status"] == "running"
+	})
 	sess("running", 3, 0)(t, before)
 
 	// The router goes away.
