@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -232,13 +233,28 @@ func ping(ctx context.Context, base string) error {
 	return nil
 }
 
+// Ports for influxd are drawn below Linux's ephemeral range (32768 and
+// up), which every other server and client of the tests takes its ports
+// from (listeners on :0, outgoing connections). A port freed while influxd
+// is down for an outage test (Kill, then Resume on the same port) is then
+// not handed to another process meanwhile; without this another package's
+// server could take it and answer in influxd's place.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	var err error
+	for range 100 {
+		port := portLow + rand.IntN(portHigh-portLow)
+		var l net.Listener
+		if l, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("find a free port in %d-%d: %w", portLow, portHigh, err)
 }
 
 func tail(s string, n int) string {
