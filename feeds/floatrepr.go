@@ -1,9 +1,9 @@
 package feeds
 
 import (
-	"math"
-	"strconv"
 	"time"
+
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 )
 
 // AppendFloatRepr appends Python's repr (= str) of f to dst: the shortest
@@ -12,66 +12,7 @@ import (
 // least two exponent digits; "nan", "inf", "-inf" for non-finite values
 // (ocs-protocol.md §6.2, §7.6). Examples: 2.0, 0.0001, 1e-05,
 // 1000000000000000.0, 1e+16, 1.5e+300, 1795294463.5561733.
-func AppendFloatRepr(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "nan"...)
-	case math.IsInf(f, 1):
-		return append(dst, "inf"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-inf"...)
-	}
-	var scratch [32]byte
-	e := strconv.AppendFloat(scratch[:0], f, 'e', -1, 64) // [-]d[.ddd]e±XX
-	neg := e[0] == '-'
-	if neg {
-		e = e[1:]
-	}
-	mark := 0
-	for e[mark] != 'e' {
-		mark++
-	}
-	exp := 0
-	for _, c := range e[mark+2:] {
-		exp = exp*10 + int(c-'0')
-	}
-	if e[mark+1] == '-' {
-		exp = -exp
-	}
-	if exp < -4 || exp >= 16 {
-		if neg {
-			dst = append(dst, '-')
-		}
-		return append(dst, e...) // Go's 'e' form is Python's here
-	}
-	// Digits without the point.
-	var digitBuf [20]byte
-	digits := append(digitBuf[:0], e[0])
-	if mark > 1 {
-		digits = append(digits, e[2:mark]...)
-	}
-	if neg {
-		dst = append(dst, '-')
-	}
-	if exp < 0 {
-		dst = append(dst, '0', '.')
-		for i := -1; i > exp; i-- {
-			dst = append(dst, '0')
-		}
-		return append(dst, digits...)
-	}
-	intLen := exp + 1
-	if len(digits) <= intLen {
-		dst = append(dst, digits...)
-		for i := len(digits); i < intLen; i++ {
-			dst = append(dst, '0')
-		}
-		return append(dst, '.', '0')
-	}
-	dst = append(dst, digits[:intLen]...)
-	dst = append(dst, '.')
-	return append(dst, digits[intLen:]...)
-}
+func AppendFloatRepr(dst []byte, f float64) []byte { return pyrepr.AppendFloat(dst, f) }
 
 // FormatFloatRepr returns Python's repr of f (see AppendFloatRepr).
 func FormatFloatRepr(f float64) string {

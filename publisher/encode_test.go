@@ -15,6 +15,7 @@ import (
 	"github.com/influxdata/influxdb1-client/models"
 
 	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 	"github.com/ocsflux/ocsflux/publisher"
 )
 
@@ -411,7 +412,7 @@ func refLines(m *feeds.Message) (string, uint64) {
 					if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
 						rejected++
 					} else {
-						fields = append(fields, key+string(pyFloatRef(nil, v.F)))
+						fields = append(fields, key+string(pyrepr.AppendFloatStrconv(nil, v.F)))
 					}
 				case feeds.KindInt:
 					fields = append(fields, key+strconv.FormatInt(v.I, 10)+"i")

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/influxdata/influxdb1-client/models"
+
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 )
 
 // lineNanos converts a sample time t (Unix seconds) the way the Python
@@ -84,8 +86,8 @@ func appendTimestamp(dst []byte, n int64) []byte {
 	lo := rest - mid*1e8
 	var b [19]byte
 	b[0], b[1], b[2] = byte('0'+top/100), byte('0'+top/10%10), byte('0'+top%10)
-	binary.LittleEndian.PutUint64(b[3:11], eightDigits(uint32(mid)))
-	binary.LittleEndian.PutUint64(b[11:19], eightDigits(uint32(lo)))
+	binary.LittleEndian.PutUint64(b[3:11], pyrepr.EightDigits(uint32(mid)))
+	binary.LittleEndian.PutUint64(b[11:19], pyrepr.EightDigits(uint32(lo)))
 	start := 0
 	if top < 10 {
 		start = 2

@@ -2,10 +2,10 @@ package site
 
 import (
 	"fmt"
-	"math"
 	"math/big"
-	"strconv"
 	"strings"
+
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 )
 
 // Python's str() and repr() of the values pyValue builds.
@@ -61,24 +61,8 @@ func pyRepr(v any) string {
 // [-4, 16) (with ".0" when integral), otherwise as d.ddde±XX; "nan", "inf",
 // "-inf" for non-finite values.
 func PyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
-	if exp < -4 || exp >= 16 {
-		return e
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
+	var buf [32]byte
+	return string(pyrepr.AppendFloat(buf[:0], f))
 }
 
 // PyStrRepr formats s as Python's repr(str) does for printable text: single

@@ -2,7 +2,8 @@ package wampjson
 
 import (
 	"math"
-	"strconv"
+
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 )
 
 // AppendFloat appends f as Python's repr(float) writes it, which is also
@@ -19,26 +20,5 @@ func AppendFloat(dst []byte, f float64) []byte {
 	case math.IsInf(f, -1):
 		return append(dst, "-Infinity"...)
 	}
-	start := len(dst)
-	dst = strconv.AppendFloat(dst, f, 'e', -1, 64)
-	exp := 0
-	for i := len(dst) - 1; i > start; i-- {
-		if dst[i] == 'e' {
-			e, err := strconv.Atoi(string(dst[i+1:]))
-			if err == nil {
-				exp = e
-			}
-			break
-		}
-	}
-	if exp < -4 || exp >= 16 {
-		return dst // Go's 'e' form matches Python's: 1e+16, 1.5e-05.
-	}
-	dst = strconv.AppendFloat(dst[:start], f, 'f', -1, 64)
-	for _, c := range dst[start:] {
-		if c == '.' {
-			return dst
-		}
-	}
-	return append(dst, ".0"...)
+	return pyrepr.AppendFloat(dst, f)
 }

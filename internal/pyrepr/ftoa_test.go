@@ -1,4 +1,4 @@
-package publisher_test
+package pyrepr_test
 
 import (
 	"flag"
@@ -9,15 +9,15 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ocsflux/ocsflux/publisher"
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 )
 
-// randomFloats is how many random bit patterns TestAppendPyFloatRandom
-// compares (go test -run AppendPyFloatRandom -pyfloat.random 100000000 for
+// randomFloats is how many random bit patterns TestAppendFloatRandom
+// compares (go test -run AppendFloatRandom -pyfloat.random 100000000 for
 // a long run).
 var randomFloats = flag.Int("pyfloat.random", 2_000_000, "random float64 bit patterns compared with strconv")
 
-// checkPyFloats compares AppendPyFloat with the strconv-based oracle on
+// checkPyFloats compares AppendFloat with the strconv-based oracle on
 // every value gen yields (gen calls yield until it returns false), on all
 // cores, and reports the first differences.
 func checkPyFloats(t *testing.T, name string, gen func(yield func(float64) bool)) {
@@ -38,13 +38,13 @@ func checkPyFloats(t *testing.T, name string, gen func(yield func(float64) bool)
 			n := 0
 			for vals := range ch {
 				for _, f := range vals {
-					got = publisher.AppendPyFloat(got[:0], f)
-					want = pyFloatRef(want[:0], f)
+					got = pyrepr.AppendFloat(got[:0], f)
+					want = pyrepr.AppendFloatStrconv(want[:0], f)
 					n++
 					if string(got) != string(want) {
 						nbad++
 						if nbad <= 5 {
-							t.Errorf("%s: AppendPyFloat(%#x) = %q, strconv says %q", name, math.Float64bits(f), got, want)
+							t.Errorf("%s: AppendFloat(%#x) = %q, strconv says %q", name, math.Float64bits(f), got, want)
 						}
 					}
 				}
@@ -84,10 +84,10 @@ func neighbours(yield func(float64) bool, f float64, n int) {
 	}
 }
 
-// TestAppendPyFloatRandom compares with strconv on random bit patterns
+// TestAppendFloatRandom compares with strconv on random bit patterns
 // (all exponents equally likely) and on random 17-digit numbers in the
 // range FakeDataAgent produces.
-func TestAppendPyFloatRandom(t *testing.T) {
+func TestAppendFloatRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	checkPyFloats(t, "random bits", func(yield func(float64) bool) {
 		for range *randomFloats {
@@ -102,13 +102,13 @@ func TestAppendPyFloatRandom(t *testing.T) {
 	})
 }
 
-// TestAppendPyFloatRanges compares with strconv where a Schubfach
+// TestAppendFloatRanges compares with strconv where a Schubfach
 // implementation can go wrong: every binary exponent at the ends of its
 // significand range, powers of two (the closer lower boundary), values
 // with few significant bits (exact products), short decimals, integers and
 // the 2^53 neighbourhood, the fixed/exponent switches at 1e-4 and 1e16,
 // subnormals and the ends of the range.
-func TestAppendPyFloatRanges(t *testing.T) {
+func TestAppendFloatRanges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	checkPyFloats(t, "exponents", func(yield func(float64) bool) {
 		for exp := uint64(0); exp < 0x7ff; exp++ {
@@ -181,18 +181,18 @@ func TestAppendPyFloatRanges(t *testing.T) {
 	})
 }
 
-// FuzzAppendPyFloat compares with the strconv-based oracle and checks that
+// FuzzAppendFloat compares with the strconv-based oracle and checks that
 // the text reads back as the same double.
-func FuzzAppendPyFloat(f *testing.F) {
+func FuzzAppendFloat(f *testing.F) {
 	for _, v := range []float64{0, 1.5, 0.1, 1e-5, 1e16, 9999999999999998, 5e-324, math.MaxFloat64, 0.06564382962477736, 1795294689.578768} {
 		f.Add(math.Float64bits(v))
 	}
 	f.Fuzz(func(t *testing.T, bits uint64) {
 		v := math.Float64frombits(bits)
-		got := publisher.AppendPyFloat([]byte("x"), v)
-		want := pyFloatRef([]byte("x"), v)
+		got := pyrepr.AppendFloat([]byte("x"), v)
+		want := pyrepr.AppendFloatStrconv([]byte("x"), v)
 		if string(got) != string(want) {
-			t.Fatalf("AppendPyFloat(%#x) = %q, strconv says %q", bits, got, want)
+			t.Fatalf("AppendFloat(%#x) = %q, strconv says %q", bits, got, want)
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return
@@ -204,10 +204,10 @@ func FuzzAppendPyFloat(f *testing.F) {
 	})
 }
 
-// BenchmarkAppendPyFloat formats FakeDataAgent-like values (17 significant
+// BenchmarkAppendFloat formats FakeDataAgent-like values (17 significant
 // digits), short decimals, integers and exponent-form values, with
-// AppendPyFloat and with the strconv-based oracle it replaced.
-func BenchmarkAppendPyFloat(b *testing.B) {
+// AppendFloat and with the strconv-based oracle it replaced.
+func BenchmarkAppendFloat(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	sets := map[string][]float64{}
 	for range 1024 {
@@ -221,7 +221,7 @@ func BenchmarkAppendPyFloat(b *testing.B) {
 		for _, impl := range []struct {
 			name string
 			fn   func([]byte, float64) []byte
-		}{{"ours", publisher.AppendPyFloat}, {"strconv", pyFloatRef}} {
+		}{{"ours", pyrepr.AppendFloat}, {"strconv", pyrepr.AppendFloatStrconv}} {
 			b.Run(name+"/"+impl.name, func(b *testing.B) {
 				buf := make([]byte, 0, 64)
 				i := 0

@@ -1,4 +1,4 @@
-package publisher_test
+package pyrepr_test
 
 import (
 	"bufio"
@@ -12,11 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocsflux/ocsflux/feeds"
-	"github.com/ocsflux/ocsflux/publisher"
+	"github.com/ocsflux/ocsflux/internal/pyrepr"
 )
 
-func TestAppendPyFloat(t *testing.T) {
+func TestAppendFloat(t *testing.T) {
 	for _, c := range []struct {
 		f    float64
 		want string
@@ -48,27 +47,27 @@ func TestAppendPyFloat(t *testing.T) {
 		{math.Inf(1), "inf"},
 		{math.Inf(-1), "-inf"},
 	} {
-		if got := string(publisher.AppendPyFloat([]byte("x="), c.f)); got != "x="+c.want {
-			t.Errorf("AppendPyFloat(%v) = %q, want %q", c.f, got, "x="+c.want)
+		if got := string(pyrepr.AppendFloat([]byte("x="), c.f)); got != "x="+c.want {
+			t.Errorf("AppendFloat(%v) = %q, want %q", c.f, got, "x="+c.want)
 		}
 	}
 }
 
-func TestAppendPyFloatAllocs(t *testing.T) {
+func TestAppendFloatAllocs(t *testing.T) {
 	buf := make([]byte, 0, 64)
 	n := testing.AllocsPerRun(1000, func() {
-		buf = publisher.AppendPyFloat(buf[:0], 0.12142123334563176)
-		buf = publisher.AppendPyFloat(buf[:0], 1e-05)
+		buf = pyrepr.AppendFloat(buf[:0], 0.12142123334563176)
+		buf = pyrepr.AppendFloat(buf[:0], 1e-05)
 	})
 	if n != 0 {
-		t.Errorf("AppendPyFloat allocates %v times per call pair, want 0", n)
+		t.Errorf("AppendFloat allocates %v times per call pair, want 0", n)
 	}
 }
 
-// TestAppendPyFloatMatchesPython compares with CPython's repr on floats
+// TestAppendFloatMatchesPython compares with CPython's repr on floats
 // from every range: random bit patterns, decimal-looking values, integers,
 // powers of ten around the fixed/exponent switch.
-func TestAppendPyFloatMatchesPython(t *testing.T) {
+func TestAppendFloatMatchesPython(t *testing.T) {
 	const python = "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("%s is needed to compare with Python's repr: %v", python, err)
@@ -137,7 +136,7 @@ for line in sys.stdin:
 			t.Fatalf("python printed more lines than values")
 		}
 		want := sc.Text()
-		if got := string(publisher.AppendPyFloat(nil, vals[i])); got != want {
+		if got := string(pyrepr.AppendFloat(nil, vals[i])); got != want {
 			bad++
 			if bad <= 10 {
 				t.Errorf("%s (bits %x): got %q, Python repr %q", strconv.FormatFloat(vals[i], 'g', -1, 64),
@@ -153,57 +152,4 @@ for line in sys.stdin:
 		t.Errorf("%d of %d floats differ from Python", bad, len(vals))
 	}
 	t.Logf("compared %d floats with %s", len(vals), strings.TrimSpace(python))
-}
-
-// TestJSONTimestampsMatchPython compares the --protocol json timestamps with
-// Python's datetime.fromtimestamp on random times.
-func TestJSONTimestampsMatchPython(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if _, err := os.Stat(python); err != nil {
-		t.Fatalf("%s is needed to compare with Python's datetime: %v", python, err)
-	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	var ts []float64
-	for i := 0; i < 3000; i++ {
-		ts = append(ts, 1.7e9+rng.Float64()*2e8)
-		ts = append(ts, (rng.Float64()-0.5)*1e10)
-		ts = append(ts, float64(rng.IntN(1e9))+float64(rng.IntN(1e6))/1e6+5e-7)
-	}
-	var in bytes.Buffer
-	for _, f := range ts {
-		fmt.Fprintf(&in, "%x\n", math.Float64bits(f))
-	}
-	cmd := exec.Command(python, "-c", `
-import sys, struct, datetime
-e = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-for line in sys.stdin:
-    t = struct.unpack('<d', int(line, 16).to_bytes(8, 'little'))[0]
-    dt = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
-    print(((dt - e) // datetime.timedelta(microseconds=1)) * 1000)
-`)
-	cmd.Stdin = &in
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("run %s: %v", python, err)
-	}
-	lines := strings.Fields(string(out))
-	if len(lines) != len(ts) {
-		t.Fatalf("python printed %d lines for %d times", len(lines), len(ts))
-	}
-	bad := 0
-	for i, f := range ts {
-		m := msg("a", "f", []float64{f}, field("x", feeds.Int(1)))
-		enc := publisher.Encoder{Protocol: publisher.ProtocolJSON}
-		got, _ := enc.AppendMessage(nil, m)
-		want := "a,feed=f x=1i " + lines[i] + "\n"
-		if string(got) != want {
-			bad++
-			if bad <= 10 {
-				t.Errorf("t=%v: got %q, want %q", f, got, want)
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d timestamps differ from Python", bad, len(ts))
-	}
 }

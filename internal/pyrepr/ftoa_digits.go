@@ -1,4 +1,4 @@
-package publisher
+package pyrepr
 
 import (
 	"encoding/binary"
@@ -8,13 +8,13 @@ import (
 // zeroChars is eight '0' characters as a little-endian word.
 const zeroChars = 0x3030303030303030
 
-// eightDigits returns the eight decimal digits of r < 10^8, leading zeros
+// EightDigits returns the eight decimal digits of r < 10^8, leading zeros
 // included, as ASCII characters in a little-endian word (the first digit
 // in the lowest byte). The lanes of the word are divided in parallel
 // ("SWAR"): by 10^4 in two 32-bit lanes, then by 100 in four 16-bit lanes,
 // then by 10 in eight bytes, each with a multiply and a shift that give
 // the exact quotient for the lanes' range.
-func eightDigits(r uint32) uint64 {
+func EightDigits(r uint32) uint64 {
 	v := uint64(r/10000) | uint64(r%10000)<<32
 	q := (v * 5243 >> 19) & 0x0000007f0000007f // x/100 for x < 43699
 	v = q | (v-q*100)<<16
@@ -39,8 +39,8 @@ func putDigits17(b []byte, d uint64) digits17 {
 	rest := d - top*1e16
 	mid := rest / 1e8
 	lo := uint32(rest - mid*1e8)
-	wm := eightDigits(uint32(mid))
-	wl := eightDigits(lo)
+	wm := EightDigits(uint32(mid))
+	wl := EightDigits(lo)
 	b[0] = byte('0' + top)
 	binary.LittleEndian.PutUint64(b[1:9], wm)
 	binary.LittleEndian.PutUint64(b[9:17], wl)

@@ -1,4 +1,4 @@
-package publisher
+package pyrepr
 
 import (
 	"math/big"

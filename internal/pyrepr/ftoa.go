@@ -1,10 +1,10 @@
-package publisher
+package pyrepr
 
 import "math/bits"
 
 //go:generate go run ftoa_gen.go
 
-// Shortest round-trip digits of a float64, written for AppendPyFloat.
+// Shortest round-trip digits of a float64, written for AppendFloat.
 //
 // shortestDecimal implements the Schubfach algorithm (R. Giulietti, "The
 // Schubfach way to render doubles", 2020). A positive finite double is

@@ -1,13 +1,13 @@
-package publisher_test
+package pyrepr
 
 import (
 	"math"
 	"strconv"
 )
 
-// pyFloatRef is the strconv-based Python repr that AppendPyFloat replaced
+// AppendFloatStrconv is the strconv-based Python repr that AppendFloat replaced
 // (it was 3-4 times slower); the tests use it as the oracle.
-func pyFloatRef(dst []byte, f float64) []byte {
+func AppendFloatStrconv(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(dst, "nan"...)
