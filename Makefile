@@ -3,6 +3,7 @@
 #   make test   install what the tests need (when missing), check formatting,
 #               go vet, and go test -race ./...
 #   make build  a static ocsflux binary in ./bin
+#   make bench  the encode, gzip, float and decode benchmarks (docs/BENCHMARKS.md)
 #   make demo   router + two fake-data agents + the publisher writing to
 #               InfluxDB (a throwaway influxd when none answers), for
 #               $(DURATION) (0: until Ctrl-C)
@@ -21,7 +22,7 @@ TESTFLAGS ?= -race -timeout 30m
 DURATION  ?= 60s
 INFLUX_URL ?= http://127.0.0.1:8086
 
-.PHONY: all build test deps check-deps fmt-check vet unit clean demo demo-deps
+.PHONY: all build test deps check-deps fmt-check vet unit clean demo demo-deps bench
 
 all: build
 
@@ -79,6 +80,9 @@ demo-deps:
 		echo "demo: influxd is not installed; the demo needs an InfluxDB at $(INFLUX_URL)"; \
 		echo "demo: or install it as root:  apt-get update && apt-get install -y influxdb"; \
 	fi
+
+bench:
+	$(GO) test -run xxx -bench . -benchtime 1s -benchmem -timeout 10m ./internal/pyrepr/ ./feeds/ ./publisher/
 
 clean:
 	rm -rf bin
