@@ -135,12 +135,17 @@ func checkLoad(t *testing.T, srv *influxtest.Server, db, addr string, p publishe
 	var n, seqSum int64
 	var xSum float64
 	deadline := time.Now().Add(d)
+	var prevN, prevSeq int64 = -1, -1
 	for {
 		var err error
 		n, seqSum, xSum, err = loadCounts(t.Context(), srv, db, addr)
-		if err == nil && n >= p.n {
+		// InfluxDB computes the three aggregates with separate iterators,
+		// so while points are still landing (the replay) one reading can
+		// mix two moments: wait for two equal readings in a row.
+		if err == nil && n >= p.n && n == prevN && seqSum == prevSeq {
 			break
 		}
+		prevN, prevSeq = n, seqSum
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: %d of %d points in InfluxDB after %v (err %v)", addr, n, p.n, d, err)
 		}
