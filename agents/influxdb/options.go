@@ -70,7 +70,7 @@ type Options struct {
 	// SpoolSync (--spool-sync) says when spool files are fsynced.
 	SpoolSync SpoolSync
 	// MaxPendingBytes (--max-pending-bytes) caps the data held in memory
-	// waiting to be written; beyond it new data goes to the spool.
+	// waiting to be written; beyond half of it new data goes to the spool.
 	MaxPendingBytes int64
 	// ShutdownTimeout (--shutdown-timeout) is how long a stop or shutdown
 	// may spend on the final flush before what is left is spooled.
@@ -197,7 +197,7 @@ func (o *Options) Flags() []site.Flag {
 		ext(site.Flag{Name: "spool-sync", Value: spoolSyncValue{&o.SpoolSync}, Default: "batch", Placeholder: "batch|never|DURATION",
 			Help: "When spool files are flushed to disk: after every batch, never (the OS decides), or at most once per interval."}),
 		ext(site.Flag{Name: "max-pending-bytes", Value: site.BytesValue(&o.MaxPendingBytes), Default: "64MiB", Placeholder: "SIZE",
-			Help: "Most data held in memory waiting to be written; beyond it data goes to the spool."}),
+			Help: "Most data held in memory waiting to be written; beyond half of it new data goes to the spool."}),
 		ext(site.Flag{Name: "shutdown-timeout", Value: site.DurationValue(&o.ShutdownTimeout), Default: "10s", Placeholder: "DURATION",
 			Help: "Time a stop or shutdown may spend on the final write before the rest is spooled."}),
 	}

@@ -16,14 +16,7 @@ func runInfluxDB(ctx context.Context, cfg *agentConfig, rt agents.Config) error 
 	return a.Run(ctx)
 }
 
-// runner is an agent ready to run.
-type runner interface{ Run(context.Context) error }
-
 // newInfluxDBAgent builds the InfluxDB publisher agent.
-func newInfluxDBAgent(rt agents.Config, opts influxdb.Options, lookupEnv func(string) (string, bool)) (runner, error) {
-	a, err := influxdb.New(influxdb.Config{Agent: rt, Options: opts, LookupEnv: lookupEnv})
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
+func newInfluxDBAgent(rt agents.Config, opts influxdb.Options, lookupEnv func(string) (string, bool)) (*influxdb.Agent, error) {
+	return influxdb.New(influxdb.Config{Agent: rt, Options: opts, LookupEnv: lookupEnv})
 }
