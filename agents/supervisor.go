@@ -90,6 +90,9 @@ func (a *Agent) supervise(ctx context.Context, subs []*Subscription) error {
 		attempt++
 		c, err := a.dial(ctx)
 		if err == nil {
+			// The heartbeat feed exists before the procedures do, so a
+			// get_api answered right after registration lists it.
+			a.ensureHeartbeatFeed()
 			a.setClient(c)
 			if err = a.join(c, subs); err != nil {
 				a.setClient(nil)
