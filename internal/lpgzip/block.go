@@ -1,0 +1,215 @@
+package lpgzip
+
+import (
+	"encoding/binary"
+	"slices"
+)
+
+// bitWriter writes DEFLATE's LSB-first bit stream into a slice whose
+// capacity reset sized for the worst case, eight bytes at a time.
+type bitWriter struct {
+	acc uint64
+	n   uint // bits in acc, < 32 between calls
+	out []byte
+	o   int // bytes of out written
+}
+
+// reset starts writing after dst.
+func (w *bitWriter) reset(dst []byte) {
+	w.out = dst[:cap(dst)]
+	w.o = len(dst)
+	w.acc, w.n = 0, 0
+}
+
+// grow makes room for n more bytes of output, plus the eight bytes a
+// flush stores at once.
+func (w *bitWriter) grow(n int) {
+	if w.o+n+8 <= len(w.out) {
+		return
+	}
+	grown := make([]byte, max(2*len(w.out), w.o+n+8+4096))
+	copy(grown, w.out[:w.o])
+	w.out = grown
+}
+
+// code writes an entry of the code tables: bits above the low 8, length
+// in the low 8.
+func (w *bitWriter) code(e uint64) { w.bits(e>>8, uint(e&0xff)) }
+
+// bits writes the low n (≤ 32) bits of v.
+//
+// (run has its own copy of this, branch-free, for speed.)
+func (w *bitWriter) bits(v uint64, n uint) {
+	w.acc |= v << w.n
+	w.n += n
+	if w.n >= 32 {
+		binary.LittleEndian.PutUint64(w.out[w.o:], w.acc)
+		k := w.n >> 3
+		w.o += int(k)
+		w.acc >>= k << 3
+		w.n &= 7
+	}
+}
+
+// finish flushes the last partial byte and returns the output.
+func (w *bitWriter) finish() []byte {
+	for w.n > 0 {
+		w.out[w.o] = byte(w.acc)
+		w.o++
+		w.acc >>= 8
+		w.n = w.n - min(w.n, 8)
+	}
+	return w.out[:w.o]
+}
+
+// buildTables folds the counts of the period that ends into the
+// statistics (halving the older ones), builds the codes of the next period
+// from them, and clears the counts.
+func (c *Compressor) buildTables() {
+	if !c.hasTables {
+		c.stats = prior
+		c.period = firstPeriod
+	} else {
+		for p, n := range c.pairs {
+			c.lit['0'+p/10] += n
+			c.lit['0'+p%10] += n
+		}
+		for i := range c.stats {
+			var n uint32
+			if i < numLitLen {
+				n = c.lit[i]
+			} else {
+				n = c.dist[i-numLitLen]
+			}
+			c.stats[i] = c.stats[i]/2 + min(n, 1<<30)
+		}
+		c.period = period
+	}
+	c.hasTables = true
+	c.since = 0
+	clear(c.lit[:])
+	clear(c.pairs[:])
+	clear(c.dist[:])
+
+	// Every symbol gets a code, so that any byte and any reference can be
+	// coded before the statistics have seen it.
+	for i, s := range c.stats {
+		c.freq[i] = s + 1
+	}
+	lit, dst := c.lens[:numLitLen], c.lens[numLitLen:]
+	buildLengths(c.freq[:numLitLen], lit, maxCodeBits, &c.scratch)
+	buildLengths(c.freq[numLitLen:], dst, maxCodeBits, &c.scratch)
+	canonicalCodes(lit, c.codes[:numLitLen])
+	canonicalCodes(dst, c.codes[numLitLen:])
+
+	entry := func(sym int) uint64 { return uint64(c.codes[sym])<<8 | uint64(c.lens[sym]) }
+	for b := range 256 {
+		c.litCode[b] = entry(b)
+	}
+	for p := range 100 {
+		a, b := c.litCode['0'+p/10], c.litCode['0'+p%10]
+		c.pairCode[p] = ((a>>8)|(b>>8)<<(a&0xff))<<8 | (a&0xff + b&0xff)
+	}
+	c.quadCode = c.quadCode[:0]
+	if maxDigit := slices.Max(c.lens['0' : '9'+1]); 4*int(maxDigit) <= 56 {
+		c.quadCode = slices.Grow(c.quadCode, 10000)[:10000]
+		for p := range 100 {
+			a := c.pairCode[p]
+			for q := range 100 {
+				b := c.pairCode[q]
+				c.quadCode[p*100+q] = ((a>>8)|(b>>8)<<(a&0xff))<<8 | (a&0xff + b&0xff)
+			}
+		}
+	} else {
+		c.quadCode = nil
+	}
+	for l := minMatch; l <= maxMatch; l++ {
+		lc := int(lengthCode[l-minMatch])
+		e := entry(endOfBlock + 1 + lc)
+		extra := uint64(l - int(lengthBase[lc]))
+		c.lenCode[l] = ((e>>8)|extra<<(e&0xff))<<8 | (e&0xff + uint64(lengthExtra[lc]))
+	}
+	for d := range numDist {
+		c.distSym[d] = entry(numLitLen + d)
+	}
+	c.eobCode = entry(endOfBlock)
+}
+
+// writeHeader writes BFINAL=0, BTYPE=10 and the code lengths of the block,
+// run-length coded with the code-length alphabet (RFC 1951 §3.2.7).
+func (c *Compressor) writeHeader() {
+	// Run-length code the literal/length and distance lengths as one
+	// sequence.
+	var syms [numLitLen + numDist]uint8  // code-length symbols
+	var extra [numLitLen + numDist]uint8 // their repeat counts' extra bits
+	var freq [numCodeLen]uint32
+	k := 0
+	lens := c.lens[:]
+	for i := 0; i < len(lens); {
+		l := lens[i]
+		run := 1
+		for i+run < len(lens) && lens[i+run] == l {
+			run++
+		}
+		i += run
+		if l == 0 {
+			for run >= 3 {
+				r := min(run, 138)
+				if r >= 11 {
+					syms[k], extra[k] = 18, uint8(r-11)
+				} else {
+					syms[k], extra[k] = 17, uint8(r-3)
+				}
+				freq[syms[k]]++
+				k++
+				run -= r
+			}
+		} else {
+			syms[k] = l
+			freq[l]++
+			k++
+			run--
+			for run >= 3 {
+				r := min(run, 6)
+				syms[k], extra[k] = 16, uint8(r-3)
+				freq[16]++
+				k++
+				run -= r
+			}
+		}
+		for ; run > 0; run-- {
+			syms[k] = l
+			freq[l]++
+			k++
+		}
+	}
+
+	var clLens [numCodeLen]uint8
+	var clCodes [numCodeLen]uint16
+	buildLengths(freq[:], clLens[:], maxCLBits, &c.scratch)
+	canonicalCodes(clLens[:], clCodes[:])
+	nCL := numCodeLen
+	for nCL > 4 && clLens[codeLenOrder[nCL-1]] == 0 {
+		nCL--
+	}
+
+	w := &c.w
+	w.bits(2<<1, 3) // BFINAL=0, BTYPE=10
+	w.bits(numLitLen-257, 5)
+	w.bits(numDist-1, 5)
+	w.bits(uint64(nCL-4), 4)
+	for _, s := range codeLenOrder[:nCL] {
+		w.bits(uint64(clLens[s]), 3)
+	}
+	for i, s := range syms[:k] {
+		w.bits(uint64(clCodes[s]), uint(clLens[s]))
+		switch s {
+		case 16:
+			w.bits(uint64(extra[i]), 2)
+		case 17:
+			w.bits(uint64(extra[i]), 3)
+		case 18:
+			w.bits(uint64(extra[i]), 7)
+		}
+	}
+}

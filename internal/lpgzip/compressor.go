@@ -1,0 +1,159 @@
+package lpgzip
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"math/bits"
+)
+
+// Tuning. The Huffman tables are built from the symbol counts of the data
+// compressed before, and kept for a period of input (across calls): every
+// call writes them in the header of its block, and a new period starts a
+// new block. The first period of a Compressor's life uses a prior and is
+// short. Symbols are counted in the first sampleBytes of a period only.
+const (
+	firstPeriod = 16 << 10 // input coded with the prior's tables
+	period      = 1 << 20  // input coded with one set of tables
+	sampleBytes = 64 << 10 // input counted per period
+	minRef      = 4        // shortest back-reference emitted
+	seriesSlots = 256      // series remembered per call
+	headerBytes = 400      // more than a block header takes
+)
+
+// Compressor gzips line protocol. The zero value is ready to use. It keeps
+// the symbol statistics of what it compressed to build the next tables, so
+// reuse one Compressor for a stream of batches. A Compressor is not safe
+// for concurrent use.
+type Compressor struct {
+	stats     [numLitLen + numDist]uint32 // decayed counts, lit/len then dist
+	hasTables bool
+	since     int  // input bytes coded with the current tables
+	period    int  // ... after which new tables are built
+	counting  bool // counting symbols (since < sampleBytes)
+
+	// Counts of the current period.
+	lit   [numLitLen]uint32
+	pairs [100]uint32 // digit pairs, counted once per pair
+	dist  [numDist]uint32
+
+	// Codes of the current block: bits in the low 32 bits shifted left
+	// by 8, length in the low 8 bits.
+	litCode  [256]uint64
+	pairCode [100]uint64
+	quadCode []uint64             // 10000 four-digit runs; nil when too long to emit at once
+	lenCode  [maxMatch + 1]uint64 // length symbol + extra bits, by length
+	distSym  [numDist]uint64      // distance symbol only; extra bits added
+	eobCode  uint64
+
+	lens    [numLitLen + numDist]uint8
+	codes   [numLitLen + numDist]uint16
+	freq    [numLitLen + numDist]uint32
+	scratch huffScratch
+
+	series [seriesSlots]int32 // start+1 of the last line of a series, by hash
+
+	w bitWriter
+}
+
+// sep marks the bytes at which a line's values end: field and tag
+// separators, the space before the fields and the timestamp, the newline.
+var sep = func() (t [256]bool) {
+	for _, c := range []byte{',', ' ', '=', '\n'} {
+		t[c] = true
+	}
+	return t
+}()
+
+// Append appends to dst one gzip member holding src and returns the
+// extended slice.
+func (c *Compressor) Append(dst, src []byte) []byte {
+	// Header: magic, CM=8 (deflate), no flags, no mtime, no extra flags,
+	// OS unknown (255).
+	dst = append(dst, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255)
+	c.w.reset(dst)
+	clear(c.series[:])
+	if !c.hasTables {
+		c.buildTables()
+	}
+	c.w.grow(headerBytes)
+	c.writeHeader()
+	prevStart := -1
+	for pos := 0; pos < len(src); {
+		end := pos + indexNewline(src[pos:]) + 1
+		line := src[pos:end]
+		c.w.grow(2*len(line) + 16) // a literal takes at most 15 bits
+		c.counting = c.since < sampleBytes
+		if ref := c.reference(src, pos, line, prevStart); ref >= 0 {
+			c.compressLine(line, src[ref:], pos-ref)
+		} else {
+			c.literals(line)
+		}
+		prevStart = pos
+		pos = end
+		c.since += len(line)
+		if c.since >= c.period && pos < len(src) {
+			c.w.code(c.eobCode)
+			c.buildTables()
+			c.w.grow(headerBytes)
+			c.writeHeader()
+		}
+	}
+	c.w.grow(16)
+	c.w.code(c.eobCode)
+	// An empty final block with fixed codes: BFINAL=1, BTYPE=01, then the
+	// end-of-block code (seven zero bits).
+	c.w.bits(1|1<<1, 3)
+	c.w.bits(0, 7)
+	dst = c.w.finish()
+	c.w = bitWriter{}
+
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], crc32.ChecksumIEEE(src))
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(len(src)))
+	return append(dst, trailer[:]...)
+}
+
+// indexNewline is the index of the first '\n' in b, or len(b)-1 when there
+// is none (the last line without a newline).
+func indexNewline(b []byte) int {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return i
+	}
+	return len(b) - 1
+}
+
+// reference chooses the earlier line to compare line (at pos) with: the
+// last line of the same series key (the bytes before the first space) if
+// it is within the window, else the previous line. It returns -1 when
+// there is none.
+func (c *Compressor) reference(src []byte, pos int, line []byte, prevStart int) int {
+	key := line
+	if i := bytes.IndexByte(line, ' '); i >= 0 {
+		key = line[:i]
+	}
+	h := seriesHash(key)
+	ref := int(c.series[h]) - 1
+	c.series[h] = int32(pos + 1)
+	if ref >= 0 && pos-ref+len(line) <= windowSize {
+		return ref
+	}
+	if prevStart >= 0 && pos-prevStart+len(line) <= windowSize {
+		return prevStart
+	}
+	return -1
+}
+
+func seriesHash(key []byte) uint8 {
+	h := uint64(len(key))
+	if len(key) >= 8 {
+		h ^= binary.LittleEndian.Uint64(key)
+		h ^= bits.RotateLeft64(binary.LittleEndian.Uint64(key[len(key)-8:]), 31)
+	} else {
+		for _, ch := range key {
+			h = h<<8 | uint64(ch)
+		}
+	}
+	h *= 0x9e3779b97f4a7c15
+	return uint8(h >> 56)
+}
