@@ -46,8 +46,11 @@ type Config struct {
 	Protocol Protocol
 	// Gzip compresses request bodies (Python: --gzip).
 	Gzip bool
-	// GzipLevel is the compression level, 1 (fastest) to 9 (smallest;
-	// the Python agent uses 9). Default DefaultGzipLevel.
+	// GzipLevel chooses the compressor: 0 (the default) is ocsflux's
+	// line-protocol compressor (package internal/lpgzip: about twice as
+	// fast as a general compressor's fastest level, and smaller); 1
+	// (fastest) to 9 (smallest; the Python agent uses 9) are the levels of
+	// a general DEFLATE compressor (klauspost/compress).
 	GzipLevel int
 
 	// Credentials are sent on every request; see LoadCredentials.
@@ -129,7 +132,7 @@ const (
 	DefaultHost            = "influxdb"
 	DefaultPort            = 8086
 	DefaultDatabase        = "ocs_feeds"
-	DefaultGzipLevel       = gzip.BestSpeed
+	DefaultGzipLevel       = 0 // line-protocol compressor
 	DefaultBatchPoints     = 5000
 	DefaultBatchBytes      = 4 << 20
 	DefaultFlushInterval   = time.Second
@@ -166,7 +169,6 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.Port, DefaultPort)
 	setDefault(&c.Database, DefaultDatabase)
 	setDefault(&c.Protocol, ProtocolLine)
-	setDefault(&c.GzipLevel, DefaultGzipLevel)
 	setDefault(&c.BatchPoints, DefaultBatchPoints)
 	setDefault(&c.BatchBytes, DefaultBatchBytes)
 	setDefault(&c.FlushInterval, DefaultFlushInterval)
@@ -214,8 +216,8 @@ func (c Config) Validate() error {
 	check(c.Database != "", "database must not be empty")
 	check(c.Protocol == ProtocolLine || c.Protocol == ProtocolJSON,
 		"protocol %q: must be %q or %q", c.Protocol, ProtocolLine, ProtocolJSON)
-	check(c.GzipLevel >= gzip.BestSpeed && c.GzipLevel <= gzip.BestCompression,
-		"gzip level %d: must be 1 to 9", c.GzipLevel)
+	check(c.GzipLevel >= 0 && c.GzipLevel <= gzip.BestCompression,
+		"gzip level %d: must be 0 (line-protocol compressor) or 1 to 9", c.GzipLevel)
 	check(c.BatchPoints >= 1, "batch points %d: must be at least 1", c.BatchPoints)
 	check(c.BatchBytes >= 1 && c.BatchBytes <= maxBatchBytes,
 		"batch bytes %d: must be 1 to %d", c.BatchBytes, maxBatchBytes)

@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/internal/lpgzip"
 	"github.com/ocsflux/ocsflux/publisher"
 )
 
@@ -79,8 +80,9 @@ func BenchmarkEncode(b *testing.B) {
 var gzipLevels = []int{gzip.StatelessCompression, gzip.HuffmanOnly, gzip.BestSpeed, 2, 6, gzip.BestCompression}
 
 // BenchmarkEncodeGzip is encode plus compression of the FakeDataAgent
-// batch with a reused klauspost gzip writer, as the publisher does. ratio
-// is uncompressed / compressed size.
+// batch with a reused klauspost gzip writer at each level, and with the
+// line-protocol compressor the publisher uses (lpgzip). ratio is
+// uncompressed / compressed size.
 func BenchmarkEncodeGzip(b *testing.B) {
 	m := fakeDataMessage(5000, 10)
 	for _, level := range gzipLevels {
@@ -109,6 +111,21 @@ func BenchmarkEncodeGzip(b *testing.B) {
 			b.ReportMetric(float64(len(buf))/float64(out.Len()), "ratio")
 		})
 	}
+	// The publisher's compressor when --gzip is on.
+	b.Run("lpgzip", func(b *testing.B) {
+		var enc publisher.Encoder
+		var c lpgzip.Compressor
+		buf, _ := enc.AppendMessage(nil, m)
+		out := c.Append(nil, buf)
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = enc.AppendMessage(buf[:0], m)
+			out = c.Append(out[:0], buf)
+		}
+		reportPoints(b, 5000)
+		b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")
+	})
 }
 
 // BenchmarkGzip is the compression alone, on the FakeDataAgent batch
@@ -139,4 +156,15 @@ func BenchmarkGzip(b *testing.B) {
 			b.ReportMetric(float64(len(buf))/float64(out.Len()), "ratio")
 		})
 	}
+	b.Run("lpgzip", func(b *testing.B) {
+		var c lpgzip.Compressor
+		out := c.Append(nil, buf)
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		for b.Loop() {
+			out = c.Append(out[:0], buf)
+		}
+		reportPoints(b, 5000)
+		b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")
+	})
 }

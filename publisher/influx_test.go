@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,13 +79,20 @@ func column(rows [][]any, i int) []string {
 // a real influxd, with gzip off and on, and checks that InfluxDB holds
 // what the Python agent left there (reference-output.md §6): the same
 // measurements, tag, series, field keys with types, and the same rows.
+//
+// With gzip on, the default line-protocol compressor and a general one
+// (level 1) are both used.
 func TestInfluxReference(t *testing.T) {
 	srv := influxtest.Start(t)
-	for _, gz := range []bool{false, true} {
-		db := map[bool]string{false: "ocs_feeds", true: "ocs_gzip"}[gz]
+	for _, c := range []struct {
+		db    string
+		gz    bool
+		level int
+	}{{"ocs_feeds", false, 0}, {"ocs_gzip", true, 0}, {"ocs_gzip1", true, 1}} {
+		db := c.db
 		t.Run(db, func(t *testing.T) {
 			cfg := influxConfig(srv, db)
-			cfg.Gzip = gz
+			cfg.Gzip, cfg.GzipLevel = c.gz, c.level
 			r := start(t, cfg)
 			var total uint64
 			for _, name := range []string{"fake-data1", "fake-data2"} {
@@ -212,6 +221,54 @@ func TestInfluxEscapingRoundTrip(t *testing.T) {
 	}
 	if got[key] != str || got["plain"] != `\` || got["feed"] != feed {
 		t.Errorf("read back %q, want %s=%q plain=%q feed=%q", got, key, str, `\`, feed)
+	}
+}
+
+// TestInfluxGzipVolume writes 30 000 FakeDataAgent-like points of three
+// agents, interleaved message by message, with gzip on (the line-protocol
+// compressor, several tables periods and batches) and reads back every
+// count and sum exactly.
+func TestInfluxGzipVolume(t *testing.T) {
+	srv := influxtest.Start(t)
+	const db = "gzvol"
+	cfg := influxConfig(srv, db)
+	cfg.Gzip = true
+	r := start(t, cfg)
+	const agents, msgs, per = 3, 100, 100
+	want := map[string]float64{}
+	for i := range msgs {
+		for a := range agents {
+			m := fakeDataMessage(per, 10)
+			m.Info.AgentAddress = fmt.Sprintf("observatory.fake-data%d", a)
+			for k := range m.Blocks[0].Timestamps {
+				m.Blocks[0].Timestamps[k] += float64(i*per) / 9.5
+			}
+			for _, v := range m.Blocks[0].Fields[3].Values {
+				want[m.Info.AgentAddress] += v.F
+			}
+			if !r.Enqueue(m) {
+				t.Fatal("Enqueue refused")
+			}
+		}
+	}
+	waitFor(t, "the writes", func() bool { return r.Stats().Written == agents*msgs*per })
+	st := r.Stats()
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if st.Batches < 2 || st.BytesSent*3 > uint64(agents*msgs*per*375) {
+		t.Errorf("%d batches, %d bytes sent: want several batches, compressed", st.Batches, st.BytesSent)
+	}
+	for agent, sum := range want {
+		rows := srv.Query(t, db, fmt.Sprintf(`SELECT count(channel_00), sum(channel_03) FROM %q`, agent))
+		if len(rows) != 1 {
+			t.Fatalf("%s: rows %v", agent, rows)
+		}
+		n, _ := strconv.ParseInt(fmt.Sprint(rows[0][1]), 10, 64)
+		got, _ := strconv.ParseFloat(fmt.Sprint(rows[0][2]), 64)
+		if n != msgs*per || math.Abs(got-sum) > 1e-9*math.Abs(sum) {
+			t.Errorf("%s: count %d sum %v, want %d and %v", agent, n, got, msgs*per, sum)
+		}
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // ErrNotConnected is returned by Run when it was stopped before InfluxDB
@@ -45,6 +47,8 @@ type Publisher struct {
 	// Used by the Run goroutine only.
 	zw         *gzip.Writer
 	zbuf       bytes.Buffer
+	lpz        lpgzip.Compressor // when GzipLevel is 0 (zw nil)
+	zout       []byte
 	rb, rest   SpoolBatch // replay batch and what is left of it after a failure
 	replayNext time.Time  // no replay before (bandwidth limit)
 
@@ -88,9 +92,12 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	zw, err := gzip.NewWriterLevel(io.Discard, cfg.GzipLevel)
-	if err != nil {
-		return nil, fmt.Errorf("publisher config: gzip: %w", err)
+	var zw *gzip.Writer
+	if cfg.GzipLevel > 0 {
+		zw, err = gzip.NewWriterLevel(io.Discard, cfg.GzipLevel)
+		if err != nil {
+			return nil, fmt.Errorf("publisher config: gzip: %w", err)
+		}
 	}
 	log := logger.With("component", "publisher")
 	p := &Publisher{
@@ -502,6 +509,10 @@ func backoff(attempt int, lo, hi, retryAfter time.Duration) time.Duration {
 // compress gzips src into the publisher's reused buffer. The result is
 // valid until the next call.
 func (p *Publisher) compress(src []byte) []byte {
+	if p.zw == nil {
+		p.zout = p.lpz.Append(p.zout[:0], src)
+		return p.zout
+	}
 	p.zbuf.Reset()
 	p.zw.Reset(&p.zbuf)
 	_, _ = p.zw.Write(src) // writes to a bytes.Buffer cannot fail
