@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,7 +38,9 @@ type Environment struct {
 	// LogLevel is the publisher's LOGLEVEL (default warn).
 	LogLevel string
 	// Output receives the child publisher's output and the progress lines
-	// (what was started where). Default: discard.
+	// (what was started where). Default: discard. Run wraps it with
+	// SyncWriter; pass the same SyncWriter to anything else writing to it
+	// meanwhile.
 	Output io.Writer
 	// Logger receives the router's log. Default: discard.
 	Logger *slog.Logger
@@ -68,6 +71,7 @@ func (e Environment) Run(ctx context.Context, fn func(ctx context.Context, t Tar
 	if e.Output == nil {
 		e.Output = io.Discard
 	}
+	e.Output = SyncWriter(e.Output)
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -232,4 +236,24 @@ func pingURL(ctx context.Context, base string) error {
 		return fmt.Errorf("ping: HTTP %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// SyncWriter returns w made safe for concurrent writers (the child's
+// output copier, loggers, progress lines): every Write holds one lock.
+func SyncWriter(w io.Writer) io.Writer {
+	if s, ok := w.(*syncWriter); ok {
+		return s
+	}
+	return &syncWriter{w: w}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
