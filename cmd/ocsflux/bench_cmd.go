@@ -53,7 +53,9 @@ func (c *benchCmd) Help() string {
 		"--poll plus one query round trip (printed). CPU comes from utime+stime in /proc/PID/stat (10 ms " +
 		"resolution), RSS from VmRSS in /proc/PID/status. Exit status: 0 when the steps ran (whatever the " +
 		"delivery), 1 when the router, InfluxDB or the publisher cannot be reached or no data arrives, 2 for " +
-		"bad flags. The run takes about steps × (--step-duration + up to --settle)."
+		"bad flags. The run takes about steps × (--step-duration + up to --settle). The bench's points stay " +
+		"in the database (measurements <address-root>.bench-<run id>-<k>; with --spawn and an InfluxDB " +
+		"already answering at --influx-url, there too): point --database at a scratch database."
 }
 
 // config is the load generator's configuration from the flags and the

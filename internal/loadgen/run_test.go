@@ -60,8 +60,9 @@ func startRouter(t *testing.T) *router.Router {
 }
 
 // startPublisher runs ocsflux's InfluxDB publisher in this process,
-// recording from r into db, until the test ends.
-func startPublisher(t *testing.T, r *router.Router, influxURL, db string) {
+// recording from r into db, until the test ends or stop is called; stop
+// returns once the publisher has left the router.
+func startPublisher(t *testing.T, r *router.Router, influxURL, db string) (stop func()) {
 	t.Helper()
 	opts := influxdb.Defaults()
 	opts.URL, opts.Database, opts.FlushInterval = influxURL, db, 100*time.Millisecond
@@ -80,17 +81,22 @@ func startPublisher(t *testing.T, r *router.Router, influxURL, db string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("publisher: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("publisher: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("publisher did not stop")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("publisher did not stop")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // capture records, from a subscriber beside the publisher, the first feed
@@ -253,6 +259,55 @@ func TestRunEndToEnd(t *testing.T) {
 
 	if rep.Params.PublisherPID == nil || *rep.Params.PublisherPID != os.Getpid() || rep.CPUMethod == "" {
 		t.Errorf("params: pid %v, cpu method %q", rep.Params.PublisherPID, rep.CPUMethod)
+	}
+}
+
+// TestRunWithLoss: a step whose points never reach InfluxDB (the
+// publisher is gone) still runs to the end and is reported, with
+// delivery 0 % and no latency figures, and Run returns no error.
+func TestRunWithLoss(t *testing.T) {
+	srv := influxtest.Start(t)
+	r := startRouter(t)
+	const db = "lossdb"
+	stopPublisher := startPublisher(t, r, srv.URL, db)
+
+	cfg := loadgen.Defaults()
+	cfg.RouterURL, cfg.InfluxURL, cfg.Database = r.WSURL(), srv.URL, db
+	cfg.Agents, cfg.Rates, cfg.StepDuration, cfg.Settle = 1, []int64{100}, time.Second, time.Second
+	cfg.Logger = quietLogger()
+	// RouterDrops is read once before the step starts publishing, after the
+	// warm-up: the moment to take the publisher away.
+	cfg.RouterDrops = func() uint64 {
+		stopPublisher()
+		return r.Stats().DroppedEvents
+	}
+	b, err := loadgen.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	rep, err := b.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run: %v (losses are a result, not an error)", err)
+	}
+	if len(rep.Steps) != 1 {
+		t.Fatalf("%d steps, want 1", len(rep.Steps))
+	}
+	st := rep.Steps[0]
+	if st.PointsPublished != 100 || st.PointsFound != 0 || st.DeliveryPct != 0 {
+		t.Errorf("published %d, found %d (%.1f%%); want 100, 0, 0%%", st.PointsPublished, st.PointsFound, st.DeliveryPct)
+	}
+	l := st.Latency
+	if l.P50MS != nil || l.MessagesSeen != 0 || l.MessagesUnseen != 10 {
+		t.Errorf("latency %+v: want no figures, 10 messages unseen", l)
+	}
+	if !slices.ContainsFunc(st.Notes, func(n string) bool { return strings.Contains(n, "10 messages were never seen") }) {
+		t.Errorf("notes %v: want the unseen messages noted", st.Notes)
+	}
+	// The wait for the count ended at --settle, not before.
+	if st.SettleS < 1 {
+		t.Errorf("settled after %g s, want the whole 1 s --settle", st.SettleS)
 	}
 }
 
