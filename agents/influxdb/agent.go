@@ -200,6 +200,7 @@ func (a *Agent) publisherConfig(creds publisher.Credentials) publisher.Config {
 	c.RetentionPolicy = o.RetentionPolicy
 	c.Protocol = publisher.Protocol(o.Protocol)
 	c.Gzip = o.Gzip
+	c.GzipLevel = o.GzipLevel
 	c.Credentials = creds
 	c.BatchPoints = o.BatchPoints
 	c.BatchBytes = int(o.BatchBytes)

@@ -46,6 +46,10 @@ type Options struct {
 	// CAFile (--ca-file) is a PEM file of extra CA certificates to trust;
 	// setting it turns certificate verification on, as --verify-ssl does.
 	CAFile string
+	// GzipLevel (--gzip-level) chooses the compressor used with --gzip: 0
+	// is ocsflux's line-protocol compressor, 1-9 the levels of a general
+	// DEFLATE compressor (9 is the Python agent's).
+	GzipLevel int
 	// BatchPoints (--batch-points) is the most points per write request
 	// (1..10000; the Python agent uses 10000).
 	BatchPoints int
@@ -181,6 +185,9 @@ func (o *Options) Flags() []site.Flag {
 			Help: "Retention policy to write into (default: the database's default policy)."}),
 		ext(site.Flag{Name: "ca-file", Value: site.StringValue(&o.CAFile), Placeholder: "PATH",
 			Help: "PEM file of extra CA certificates to trust; turns on certificate verification like --verify-ssl."}),
+		ext(site.Flag{Name: "gzip-level", Value: site.IntValue(&o.GzipLevel, 0, 9), Default: "0", Placeholder: "N",
+			Help: "Compressor used with --gzip: 0 is ocsflux's line-protocol compressor (fastest, and smaller than level 1); " +
+				"1 (fastest) to 9 (smallest, the Python agent's level) are the levels of a general DEFLATE compressor."}),
 		ext(site.Flag{Name: "batch-points", Value: site.IntValue(&o.BatchPoints, 1, 10000), Default: "5000", Placeholder: "N",
 			Help: "Most points per write request (1-10000)."}),
 		ext(site.Flag{Name: "batch-bytes", Value: site.BytesValue(&o.BatchBytes), Default: "4MiB", Placeholder: "SIZE",
@@ -227,6 +234,9 @@ func (o Options) Validate() error {
 	}
 	if o.Database == "" {
 		bad("database", "must not be empty")
+	}
+	if o.GzipLevel < 0 || o.GzipLevel > 9 {
+		bad("gzip-level", "must be from 0 to 9, got %d", o.GzipLevel)
 	}
 	if o.BatchPoints < 1 || o.BatchPoints > 10000 {
 		bad("batch-points", "must be from 1 to 10000, got %d", o.BatchPoints)
