@@ -255,7 +255,7 @@ func TestRootHelpListsOnlyWorkingCommands(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^  (\w+)`).FindAllStringSubmatch(cmds, -1) {
 		names = append(names, m[1])
 	}
-	if strings.Join(names, ",") != "agent,router,client,demo,version" {
+	if strings.Join(names, ",") != "agent,router,client,demo,bench,version" {
 		t.Errorf("commands in help: %v", names)
 	}
 }
