@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net/http"
@@ -84,6 +85,7 @@ func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger
 		Subprotocols:    []string{msgpackProtocol},
 		TLSClientConfig: tlsConfig,
 		Proxy:           http.ProxyFromEnvironment,
+		ReadBufferSize:  readBufferSize,
 	}
 	conn, rsp, err := d.DialContext(ctx, u, nil)
 	if err != nil {
@@ -93,7 +95,52 @@ func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger
 		_ = conn.Close()
 		return nil, fmt.Errorf("the router did not accept WebSocket subprotocol %s (got %q)", msgpackProtocol, conn.Subprotocol())
 	}
-	return transport.NewWebsocketPeer(conn, &eventMsgpack{}, websocket.BinaryMessage, logger, keepAlive, 0), nil
+	return transport.NewWebsocketPeer(&reusingConn{Conn: conn}, &eventMsgpack{}, websocket.BinaryMessage, logger, keepAlive, 0), nil
+}
+
+// readBufferSize is the WebSocket connection's read buffer: large enough
+// that a burst of events takes one read system call, not one per event.
+const readBufferSize = 64 << 10
+
+// maxReuse is the largest message buffer reusingConn keeps for the next
+// message.
+const maxReuse = 1 << 20
+
+// reusingConn is a WebSocket connection whose ReadMessage reads every
+// message into the same buffer, where gorilla's allocates a new one and
+// grows it from 512 bytes. That is safe only because the peer's receive
+// loop (nexus's websocketPeer.recvHandler) hands each message to the
+// serializer before it reads the next, and neither msgpack decoder keeps a
+// reference into its input (feeds.DecodeMsgpackEvent copies every string;
+// nexus's copies strings and binaries, as ZeroCopy is off).
+type reusingConn struct {
+	*websocket.Conn
+	buf []byte
+}
+
+func (c *reusingConn) ReadMessage() (int, []byte, error) {
+	typ, r, err := c.NextReader()
+	if err != nil {
+		return typ, nil, err
+	}
+	buf := c.buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return typ, buf, err
+		}
+	}
+	if cap(buf) <= maxReuse {
+		c.buf = buf
+	}
+	return typ, buf, nil
 }
 
 // eventMsgpack is nexus's msgpack serializer with the fast EVENT decoder.
@@ -126,11 +173,16 @@ type guardedPeer struct {
 	once     sync.Once
 }
 
+// recvQueue is how many received messages may wait for the client's
+// receive loop: the forwarder hands a burst over without a goroutine
+// switch per message.
+const recvQueue = 64
+
 func newGuardedPeer(inner wamp.Peer) *guardedPeer {
 	g := &guardedPeer{
 		inner:    inner,
 		wr:       make(chan wamp.Message, 64),
-		rd:       make(chan wamp.Message),
+		rd:       make(chan wamp.Message, recvQueue),
 		stop:     make(chan struct{}),
 		dead:     make(chan struct{}),
 		sendDone: make(chan struct{}),
