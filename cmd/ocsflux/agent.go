@@ -124,6 +124,14 @@ func runAgent(ctx context.Context, env Env, args []string) int {
 		return exitOK
 	}
 	p.report.log(p.cfg.Logger)
+	if path, ok := env.LookupEnv(envCPUProfile); ok && path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "ocsflux: %s: %v\n", envCPUProfile, err)
+			return exitError
+		}
+		defer stop()
+	}
 	if err := run(ctx, p.cfg); err != nil {
 		p.cfg.Logger.Error("agent stopped", "agent_class", p.cfg.Site.AgentClass,
 			"instance_id", p.cfg.Site.InstanceID, "error", err)

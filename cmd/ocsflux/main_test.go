@@ -394,3 +394,22 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCPUProfileEnv: the profile OCSFLUX_CPUPROFILE asks for is a gzipped
+// pprof file; a path that cannot be created is an error.
+func TestCPUProfileEnv(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "cpu.prof")
+	stop, err := startCPUProfile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	b, err := os.ReadFile(prof)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // pprof profiles are gzipped protobuf
+		t.Fatalf("profile %d bytes, err %v", len(b), err)
+	}
+	if _, err := startCPUProfile(filepath.Join(dir, "missing", "cpu.prof")); err == nil || !strings.Contains(err.Error(), "cpu profile") {
+		t.Errorf("bad path: err %v", err)
+	}
+}
