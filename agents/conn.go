@@ -78,8 +78,9 @@ const msgpackProtocol = "wamp.2.msgpack"
 // serializer, as transport.ConnectWebsocketPeer does, except that EVENT
 // messages are decoded by feeds.DecodeMsgpackEvent: the same result as
 // nexus's decoder (which still handles every other message, and any event
-// the fast decoder declines) at a quarter of the cost, which matters for a
-// subscriber such as the InfluxDB publisher that receives every feed.
+// the fast decoder declines) at a third to a quarter of the cost, which
+// matters for a subscriber such as the InfluxDB publisher that receives
+// every feed.
 func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger *log.Logger, keepAlive time.Duration) (wamp.Peer, error) {
 	d := websocket.Dialer{
 		Subprotocols:    []string{msgpackProtocol},
