@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -42,6 +43,19 @@ func fakeDataMessage(points, channels int) *feeds.Message {
 		}
 	}
 	return msg("observatory.fake-data1", "false_temperatures", ts, fs...)
+}
+
+// instrumentMessage is a batch of readings with 4 decimals around 12.3,
+// e.g. 12.3457, as agents publish values parsed from an instrument's text
+// reply.
+func instrumentMessage(points, channels int) *feeds.Message {
+	m := fakeDataMessage(points, channels)
+	for c := range m.Blocks[0].Fields {
+		for i, v := range m.Blocks[0].Fields[c].Values {
+			m.Blocks[0].Fields[c].Values[i] = feeds.Float(math.Round((v.F*100+2.3)*1e4) / 1e4)
+		}
+	}
+	return m
 }
 
 func reportPoints(b *testing.B, points int) {
@@ -111,21 +125,28 @@ func BenchmarkEncodeGzip(b *testing.B) {
 			b.ReportMetric(float64(len(buf))/float64(out.Len()), "ratio")
 		})
 	}
-	// The publisher's compressor when --gzip is on.
-	b.Run("lpgzip", func(b *testing.B) {
-		var enc publisher.Encoder
-		var c lpgzip.Compressor
-		buf, _ := enc.AppendMessage(nil, m)
-		out := c.Append(nil, buf)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		for b.Loop() {
-			buf, _ = enc.AppendMessage(buf[:0], m)
-			out = c.Append(out[:0], buf)
-		}
-		reportPoints(b, 5000)
-		b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")
-	})
+	// The publisher's compressor when --gzip is on, on the FakeDataAgent
+	// batch and on instrument-like readings (4 decimals, e.g. 12.3457:
+	// what agents that parse an instrument's text reply publish).
+	for _, c := range []struct {
+		name string
+		m    *feeds.Message
+	}{{"lpgzip", m}, {"lpgzip-4decimals", instrumentMessage(5000, 10)}} {
+		b.Run(c.name, func(b *testing.B) {
+			var enc publisher.Encoder
+			var z lpgzip.Compressor
+			buf, _ := enc.AppendMessage(nil, c.m)
+			out := z.Append(nil, buf)
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf, _ = enc.AppendMessage(buf[:0], c.m)
+				out = z.Append(out[:0], buf)
+			}
+			reportPoints(b, 5000)
+			b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")
+		})
+	}
 }
 
 // BenchmarkGzip is the compression alone, on the FakeDataAgent batch
