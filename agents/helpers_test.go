@@ -178,9 +178,9 @@ func dialClient(t *testing.T, tr *testRouter, ser serialize.Serialization) *clie
 	return c
 }
 
-// call makes an RPC with a 10 s limit.
+// call makes an RPC with a 30 s limit (generous: -race on a loaded machine).
 func call(c *client.Client, proc string, args []any, kwargs map[string]any) (*wamp.Result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return c.Call(ctx, proc, nil, args, kwargs, nil)
 }

@@ -223,7 +223,7 @@ func TestMessagePurge(t *testing.T) {
 		select {
 		case cmds <- cmd:
 			<-done
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("op did not take the command")
 		}
 	}
