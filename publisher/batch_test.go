@@ -59,19 +59,25 @@ func TestBatchByBytes(t *testing.T) {
 	}
 }
 
-// TestFlushInterval: a lone point waits for FlushInterval, not longer
-// than needed, and is not sent before.
+// TestFlushInterval: with no write in flight a lone point waits for
+// BatchWait, or FlushInterval if that is shorter, and is not sent before
+// (TestBatchWait checks that it is sent then).
 func TestFlushInterval(t *testing.T) {
-	f := newFake(t, false)
-	cfg := testConfig(f)
-	cfg.FlushInterval = 300 * time.Millisecond
-	r := start(t, cfg)
-	<-r.Connected()
-	t0 := time.Now()
-	r.Enqueue(msg("a", "f", []float64{1}, field("x", feeds.Int(1))))
-	waitFor(t, "the write", func() bool { return r.Stats().Written == 1 })
-	if gap := f.writeRequests()[0].At.Sub(t0); gap < 300*time.Millisecond {
-		t.Errorf("sent after %v, before the 300ms flush interval", gap)
+	for _, c := range []struct{ wait, flush time.Duration }{
+		{300 * time.Millisecond, time.Hour},
+		{time.Hour, 300 * time.Millisecond},
+	} {
+		f := newFake(t, false)
+		cfg := testConfig(f)
+		cfg.BatchWait, cfg.FlushInterval = c.wait, c.flush
+		r := start(t, cfg)
+		<-r.Connected()
+		t0 := time.Now()
+		r.Enqueue(msg("a", "f", []float64{1}, field("x", feeds.Int(1))))
+		waitFor(t, "the write", func() bool { return r.Stats().Written == 1 })
+		if gap := f.writeRequests()[0].At.Sub(t0); gap < 300*time.Millisecond {
+			t.Errorf("BatchWait %v, FlushInterval %v: sent after %v, before 300ms", c.wait, c.flush, gap)
+		}
 	}
 }
 

@@ -63,6 +63,11 @@ type Config struct {
 	BatchPoints   int
 	BatchBytes    int
 	FlushInterval time.Duration
+	// BatchWait (default 20 ms, at most FlushInterval): with no write in
+	// flight, a batch is sent once its oldest point has waited this long,
+	// so that a few messages share a request while the latency stays low.
+	// (While a write is in flight, data gathers for the next one.)
+	BatchWait time.Duration
 	// MaxPendingBytes (default 64 MiB) bounds the encoded data held in
 	// memory, waiting, being written or kept for retry. With a spool, the
 	// oldest waiting batches go to the spool once more than half of it is
@@ -136,6 +141,7 @@ const (
 	DefaultBatchPoints     = 5000
 	DefaultBatchBytes      = 4 << 20
 	DefaultFlushInterval   = time.Second
+	DefaultBatchWait       = 20 * time.Millisecond
 	DefaultMaxPendingBytes = 64 << 20
 	DefaultTimeout         = 10 * time.Second
 	DefaultConnectRetry    = time.Second
@@ -172,6 +178,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.BatchPoints, DefaultBatchPoints)
 	setDefault(&c.BatchBytes, DefaultBatchBytes)
 	setDefault(&c.FlushInterval, DefaultFlushInterval)
+	setDefault(&c.BatchWait, DefaultBatchWait)
 	setDefault(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	setDefault(&c.Timeout, DefaultTimeout)
 	setDefault(&c.ConnectRetry, DefaultConnectRetry)
@@ -227,7 +234,7 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"flush interval", c.FlushInterval}, {"timeout", c.Timeout},
+		{"flush interval", c.FlushInterval}, {"batch wait", c.BatchWait}, {"timeout", c.Timeout},
 		{"connect retry", c.ConnectRetry}, {"retry min", c.RetryMin},
 		{"retry max", c.RetryMax}, {"stop timeout", c.StopTimeout},
 		{"log interval", c.LogInterval},

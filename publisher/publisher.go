@@ -130,9 +130,10 @@ func (p *Publisher) Connected() <-chan struct{} { return p.connectedCh }
 // cancelled ctx ends this phase at once with ErrNotConnected.
 //
 // Then a batch is sent when it holds BatchPoints points or BatchBytes
-// bytes, when its oldest point has waited FlushInterval, and as soon as the
-// previous write has completed if data is waiting, so latency is low when
-// the load is low and batches grow when InfluxDB is slower than the data.
+// bytes, when its oldest point has waited BatchWait (FlushInterval if
+// shorter) with no write in flight, and as soon as the previous write has
+// completed if data is waiting, so latency is low when the load is low and
+// batches grow when InfluxDB is slower than the data.
 // Spooled data (left by an earlier run, or spooled during an outage) is
 // replayed oldest first, alternating with live batches, at most
 // ReplayBytesPerSecond. After a failed write, writes are retried with
@@ -354,7 +355,7 @@ func (p *Publisher) next(now time.Time, afterWrite, stopping, lastLive, unread b
 	wait := time.Duration(-1)
 	liveReady := len(p.queue) > 0
 	if !liveReady && p.open != nil && p.open.points() > 0 {
-		due := p.open.first.Add(p.cfg.FlushInterval).Sub(now)
+		due := p.open.first.Add(min(p.cfg.BatchWait, p.cfg.FlushInterval)).Sub(now)
 		liveReady = stopping || afterWrite || due <= 0
 		wait = due
 	}

@@ -455,3 +455,41 @@ func TestWriterUnparsable(t *testing.T) {
 		t.Errorf("%d write requests, want 1", n)
 	}
 }
+
+// TestBatchWait: with no write in flight a point is written once it has
+// waited BatchWait, long before FlushInterval; when BatchWait is longer
+// than FlushInterval, FlushInterval applies. Messages enqueued together
+// share one request.
+func TestBatchWait(t *testing.T) {
+	for _, c := range []struct {
+		name             string
+		wait, flush, max time.Duration
+	}{
+		{"batch wait", 300 * time.Millisecond, time.Hour, 30 * time.Second},
+		{"flush interval shorter", time.Hour, 300 * time.Millisecond, 30 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t, false)
+			cfg := testConfig(f)
+			cfg.BatchWait, cfg.FlushInterval = c.wait, c.flush
+			m, _ := workedExample(t)
+			r := start(t, cfg)
+			waitFor(t, "start-up", func() bool { return r.Stats().Connected })
+			for range 3 {
+				if !r.Enqueue(m) {
+					t.Fatal("Enqueue refused")
+				}
+			}
+			deadline := time.Now().Add(c.max)
+			for r.Stats().Written != 9 {
+				if time.Now().After(deadline) {
+					t.Fatalf("not written within %v (BatchWait %v, FlushInterval %v)", c.max, c.wait, c.flush)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if st := r.Stats(); st.Batches != 1 {
+				t.Errorf("%d write requests for three messages enqueued together, want 1", st.Batches)
+			}
+		})
+	}
+}

@@ -205,6 +205,7 @@ func (a *Agent) publisherConfig(creds publisher.Credentials) publisher.Config {
 	c.BatchPoints = o.BatchPoints
 	c.BatchBytes = int(o.BatchBytes)
 	c.FlushInterval = o.FlushInterval
+	c.BatchWait = o.BatchWait
 	c.MaxPendingBytes = int(o.MaxPendingBytes)
 	c.StopTimeout = o.ShutdownTimeout
 	c.SpoolDir = o.SpoolDir // relative to the working directory, as DefaultSpoolDir

@@ -59,6 +59,9 @@ type Options struct {
 	// FlushInterval (--flush-interval) is the longest a point waits before
 	// it is written (the Python agent writes every 1 s).
 	FlushInterval time.Duration
+	// BatchWait (--batch-wait): with no write in flight, a batch is sent
+	// once its oldest point has waited this long (at most FlushInterval).
+	BatchWait time.Duration
 	// SpoolDir (--spool-dir) holds batches InfluxDB did not accept yet, so
 	// that they survive outages and restarts; a relative path is relative
 	// to the working directory. On the command line "" means
@@ -194,6 +197,8 @@ func (o *Options) Flags() []site.Flag {
 			Help: "Most line-protocol bytes per write request, before compression (at most 16MiB)."}),
 		ext(site.Flag{Name: "flush-interval", Value: site.DurationValue(&o.FlushInterval), Default: "1s", Placeholder: "DURATION",
 			Help: "Longest time a point waits before it is written."}),
+		ext(site.Flag{Name: "batch-wait", Value: site.DurationValue(&o.BatchWait), Default: "20ms", Placeholder: "DURATION",
+			Help: "With no write in flight, how long a point waits for more data before its batch is sent (at most --flush-interval)."}),
 		ext(site.Flag{Name: "spool-dir", Value: site.StringValue(&o.SpoolDir), Placeholder: "DIR",
 			Help: "Directory for data InfluxDB has not accepted yet, kept across outages and restarts " +
 				"(default: ocsflux-spool-<instance-id> in the working directory)."}),
@@ -246,6 +251,9 @@ func (o Options) Validate() error {
 	}
 	if o.FlushInterval <= 0 {
 		bad("flush-interval", "must be positive, got %s", o.FlushInterval)
+	}
+	if o.BatchWait <= 0 {
+		bad("batch-wait", "must be positive, got %s", o.BatchWait)
 	}
 	if min := o.BatchBytes + 64<<10; o.SpoolMaxBytes < min {
 		bad("spool-max-bytes", "must be at least --batch-bytes + 64KiB (%s), got %s",

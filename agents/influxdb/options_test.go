@@ -14,7 +14,7 @@ func TestDefaultsMatchPythonAgent(t *testing.T) {
 	want := influxdb.Options{
 		InitialState: "record", Host: "influxdb", Port: 8086, Database: "ocs_feeds", Protocol: "line",
 		SSL: false, VerifySSL: false, Gzip: false,
-		BatchPoints: 5000, BatchBytes: 4 << 20, FlushInterval: time.Second,
+		BatchPoints: 5000, BatchBytes: 4 << 20, FlushInterval: time.Second, BatchWait: 20 * time.Millisecond,
 		SpoolMaxBytes: 1 << 30, SpoolMaxAge: 7 * 24 * time.Hour, SpoolSync: influxdb.SyncEveryBatch,
 		MaxPendingBytes: 64 << 20, ShutdownTimeout: 10 * time.Second,
 	}
@@ -78,7 +78,7 @@ func TestFlagsSetFields(t *testing.T) {
 		"ssl": "yes", "verify-ssl": "on", "gzip": "1", "url": "https://db.example/influx",
 		"retention-policy": "autogen", "ca-file": "/etc/ca.pem", "batch-points": "100", "batch-bytes": "1MiB",
 		"flush-interval": "250ms", "spool-dir": "/spool", "spool-max-bytes": "10MB", "spool-max-age": "1d",
-		"spool-sync": "2s", "max-pending-bytes": "8MiB", "shutdown-timeout": "3s", "gzip-level": "6",
+		"spool-sync": "2s", "max-pending-bytes": "8MiB", "shutdown-timeout": "3s", "gzip-level": "6", "batch-wait": "5ms",
 	}
 	for _, f := range o.Flags() {
 		v, ok := set[f.Name]
@@ -95,7 +95,7 @@ func TestFlagsSetFields(t *testing.T) {
 		RetentionPolicy: "autogen", CAFile: "/etc/ca.pem", BatchPoints: 100, BatchBytes: 1 << 20,
 		FlushInterval: 250 * time.Millisecond, SpoolDir: "/spool", SpoolMaxBytes: 10e6, SpoolMaxAge: 24 * time.Hour,
 		SpoolSync: influxdb.SpoolSync(2 * time.Second), MaxPendingBytes: 8 << 20, ShutdownTimeout: 3 * time.Second,
-		GzipLevel: 6,
+		GzipLevel: 6, BatchWait: 5 * time.Millisecond,
 	}
 	if o != want {
 		t.Errorf("got  %+v\nwant %+v", o, want)
@@ -123,6 +123,7 @@ func TestValidate(t *testing.T) {
 		{func(o *influxdb.Options) { o.BatchPoints = 10001 }, "--batch-points: must be from 1 to 10000, got 10001"},
 		{func(o *influxdb.Options) { o.BatchBytes = 17 << 20 }, "--batch-bytes: must be from 1 to 16MiB"},
 		{func(o *influxdb.Options) { o.FlushInterval = 0 }, "--flush-interval: must be positive"},
+		{func(o *influxdb.Options) { o.BatchWait = 0 }, "--batch-wait: must be positive"},
 		{func(o *influxdb.Options) { o.SpoolMaxBytes = 0 }, "--spool-max-bytes: must be at least --batch-bytes + 64KiB (4160KiB), got 0"},
 		{func(o *influxdb.Options) { o.SpoolMaxBytes = 4 << 20 }, "--spool-max-bytes: must be at least --batch-bytes + 64KiB (4160KiB), got 4MiB"},
 		{func(o *influxdb.Options) { o.SpoolMaxAge = -time.Second }, "--spool-max-age: must be positive"},
