@@ -3,7 +3,7 @@
 #   make test   install what the tests need (when missing), check formatting,
 #               go vet, and go test -race ./...
 #   make build  a static ocsflux binary in ./bin
-#   make bench  the encode, gzip, float and decode benchmarks (docs/BENCHMARKS.md)
+#   make bench  the float, decode, gzip, encode and pipeline benchmarks (docs/BENCHMARKS.md)
 #   make demo   router + two fake-data agents + the publisher writing to
 #               InfluxDB (a throwaway influxd when none answers), for
 #               $(DURATION) (0: until Ctrl-C)
@@ -82,7 +82,8 @@ demo-deps:
 	fi
 
 bench:
-	$(GO) test -run xxx -bench . -benchtime 1s -benchmem -timeout 10m ./internal/pyrepr/ ./feeds/ ./publisher/
+	$(GO) test -run xxx -bench . -benchtime 1s -benchmem -timeout 10m ./internal/pyrepr/ ./feeds/ ./internal/lpgzip/ ./publisher/
+	$(GO) test -run xxx -bench Pipeline -benchtime 1s -timeout 10m ./agents/influxdb/
 
 clean:
 	rm -rf bin
