@@ -1,0 +1,692 @@
+package feeds
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/gammazero/nexus/v3/wamp"
+)
+
+// MsgpackFeedDecoder decodes msgpack WAMP EVENTs carrying an OCS feed
+// message straight into a Message, without the generic tree that
+// DecodeMsgpackEvent (or nexus's serializer) and DecodeEvent build on the
+// way: about a third of their cost. It remembers the last feed_info it
+// decoded and reuses it when the next event's feed_info has the same bytes.
+//
+// It handles the common, clean event only. For every event it accepts, the
+// Message is exactly what DecodeEvent returns for the event's Arguments and
+// ArgumentsKw as nexus's msgpack serializer (or DecodeMsgpackEvent) decodes
+// them, with no problems and no error: the same blocks and fields in the
+// same (name) order, the same Kinds and values. Anything else (an event
+// DecodeEvent would reject or report problems about, binary or extension
+// values, duplicate keys, integers beyond int64, non-finite floats, data
+// lists of another length than the timestamps, ...) is declined: ok is
+// false and the caller decodes the event the generic way, which decides.
+//
+// The zero value is ready to use. A MsgpackFeedDecoder is not safe for
+// concurrent use. Messages it returns share no memory with data but may
+// share Info's AggParams map and AgentClass with each other: treat them as
+// read-only (as DecodeEvent's, which share them with its arguments).
+type MsgpackFeedDecoder struct {
+	infoRaw []byte // the last decoded feed_info's bytes
+	info    Info   // its decoding
+}
+
+// Decode decodes data, the payload of one "wamp.2.msgpack" WebSocket
+// message: [36, subscription, publication, details, args(, kwargs)]. See
+// MsgpackFeedDecoder for what it accepts; when ok is false nothing is
+// returned.
+func (fd *MsgpackFeedDecoder) Decode(data []byte) (m Message, ok bool) {
+	d := mpDecoder{b: data}
+	n, ok := d.arrayLen()
+	if !ok || n < 5 || n > 6 {
+		return Message{}, false // no arguments: DecodeEvent fails
+	}
+	for k := range 3 { // type, subscription, publication
+		v, ok := d.uint()
+		if !ok || k == 0 && v != uint64(wamp.EVENT) {
+			return Message{}, false
+		}
+	}
+	// Details: nil or an object, not read by DecodeEvent.
+	if d.peek() == 0xc0 {
+		d.i++
+	} else if !d.isMap() || !d.skip(0) {
+		return Message{}, false
+	}
+	// Arguments: one argument, the pair [message, feed_info].
+	if c, ok := d.arrayLen(); !ok || c != 1 {
+		return Message{}, false
+	}
+	if c, ok := d.arrayLen(); !ok || c != 2 {
+		return Message{}, false
+	}
+	msgAt := d.i
+	if !d.skip(2) {
+		return Message{}, false
+	}
+	infoAt := d.i
+	if !d.skip(2) {
+		return Message{}, false
+	}
+	infoRaw := data[infoAt:d.i]
+	if n == 6 { // keyword arguments: nil or empty
+		if d.peek() == 0xc0 {
+			d.i++
+		} else if c, ok := d.mapLen(); !ok || c != 0 {
+			return Message{}, false
+		}
+	}
+	if d.i != len(data) {
+		return Message{}, false
+	}
+
+	var info Info
+	if fd.infoRaw != nil && bytes.Equal(infoRaw, fd.infoRaw) {
+		info = fd.info
+	} else {
+		id := mpDecoder{b: data, i: infoAt}
+		if info, ok = id.feedInfo(); !ok {
+			return Message{}, false
+		}
+		fd.infoRaw = append(fd.infoRaw[:0], infoRaw...)
+		fd.info = info
+	}
+	m.Info = info
+	if !info.Recordable() {
+		return m, true
+	}
+	md := mpDecoder{b: data, i: msgAt}
+	if m.Blocks, ok = md.feedMessage(); !ok {
+		return Message{}, false
+	}
+	return m, true
+}
+
+// peek returns the next byte, or 0xc1 (never used) at the end.
+func (d *mpDecoder) peek() byte {
+	if d.i >= len(d.b) {
+		return 0xc1
+	}
+	return d.b[d.i]
+}
+
+// isMap reports whether the next value is a map.
+func (d *mpDecoder) isMap() bool {
+	c := d.peek()
+	return c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf
+}
+
+// mapLen reads a map header.
+func (d *mpDecoder) mapLen() (int, bool) {
+	if d.i >= len(d.b) {
+		return 0, false
+	}
+	c := d.b[d.i]
+	d.i++
+	switch {
+	case c >= 0x80 && c <= 0x8f:
+		return int(c & 0x0f), true
+	case c == 0xde:
+		return d.length(2)
+	case c == 0xdf:
+		return d.length(4)
+	}
+	return 0, false
+}
+
+// keyBytes reads a string map key without copying it.
+func (d *mpDecoder) keyBytes() ([]byte, bool) {
+	if d.i >= len(d.b) {
+		return nil, false
+	}
+	c := d.b[d.i]
+	d.i++
+	n := 0
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		n = int(c & 0x1f)
+	case c >= 0xd9 && c <= 0xdb:
+		var ok bool
+		if n, ok = d.length(1 << (c - 0xd9)); !ok {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	return d.take(n)
+}
+
+// skip passes over one value read at the given depth, accepting only what
+// DecodeMsgpackEvent decodes (duplicate keys aside).
+func (d *mpDecoder) skip(depth int) bool {
+	if d.i >= len(d.b) {
+		return false
+	}
+	c := d.b[d.i]
+	d.i++
+	n := 0
+	switch {
+	case c <= 0x7f || c >= 0xe0:
+		return true
+	case c >= 0xa0 && c <= 0xbf:
+		_, ok := d.take(int(c & 0x1f))
+		return ok
+	case c >= 0x90 && c <= 0x9f:
+		return d.skipArray(int(c&0x0f), depth)
+	case c >= 0x80 && c <= 0x8f:
+		return d.skipMap(int(c&0x0f), depth)
+	}
+	var ok bool
+	switch c {
+	case 0xc0, 0xc2, 0xc3:
+		return true
+	case 0xca:
+		_, ok = d.take(4)
+	case 0xcb:
+		_, ok = d.take(8)
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		_, ok = d.take(1 << (c - 0xcc))
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		_, ok = d.take(1 << (c - 0xd0))
+	case 0xd9, 0xda, 0xdb:
+		if n, ok = d.length(1 << (c - 0xd9)); ok {
+			_, ok = d.take(n)
+		}
+	case 0xdc, 0xdd:
+		if n, ok = d.length(2 << (c - 0xdc)); ok {
+			ok = d.skipArray(n, depth)
+		}
+	case 0xde, 0xdf:
+		if n, ok = d.length(2 << (c - 0xde)); ok {
+			ok = d.skipMap(n, depth)
+		}
+	}
+	return ok
+}
+
+func (d *mpDecoder) skipArray(n, depth int) bool {
+	if depth >= maxMsgpackDepth || n > len(d.b)-d.i {
+		return false
+	}
+	for range n {
+		if !d.skip(depth + 1) {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *mpDecoder) skipMap(n, depth int) bool {
+	if depth >= maxMsgpackDepth || 2*n > len(d.b)-d.i {
+		return false
+	}
+	for range n {
+		if _, ok := d.keyBytes(); !ok {
+			return false
+		}
+		if !d.skip(depth + 1) {
+			return false
+		}
+	}
+	return true
+}
+
+// str reads a string value (copied).
+func (d *mpDecoder) string() (string, bool) {
+	p, ok := d.keyBytes()
+	if !ok {
+		return "", false
+	}
+	return string(p), true
+}
+
+// The feed_info keys decodeInfo reads, as bits.
+const (
+	infoAgentAddress = 1 << iota
+	infoAggParams
+	infoFeedName
+	infoAddress
+	infoRecord
+	infoSessionID
+	infoAgentClass
+	infoRequired = infoAgentAddress | infoAggParams | infoFeedName | infoRecord
+)
+
+// feedInfo decodes feed_info (read at depth 2) as decodeInfo does, declining
+// whatever decodeInfo would reject.
+func (d *mpDecoder) feedInfo() (Info, bool) {
+	n, ok := d.mapLen()
+	if !ok {
+		return Info{}, false
+	}
+	var info Info
+	seen := 0
+	for range n {
+		k, ok := d.keyBytes()
+		if !ok {
+			return Info{}, false
+		}
+		bit := 0
+		switch string(k) {
+		case "agent_address":
+			bit = infoAgentAddress
+			info.AgentAddress, ok = d.string()
+		case "feed_name":
+			bit = infoFeedName
+			info.FeedName, ok = d.string()
+		case "address":
+			bit = infoAddress
+			info.Address, ok = d.string()
+		case "session_id":
+			bit = infoSessionID
+			info.SessionID, ok = d.string()
+		case "record":
+			bit = infoRecord
+			switch d.peek() {
+			case 0xc2:
+				info.Record = false
+			case 0xc3:
+				info.Record = true
+			default:
+				return Info{}, false
+			}
+			d.i++
+		case "agent_class":
+			bit = infoAgentClass
+			if d.peek() == 0xc0 {
+				d.i++
+			} else {
+				var s string
+				s, ok = d.string()
+				info.AgentClass = &s
+			}
+		case "agg_params":
+			bit = infoAggParams
+			if !d.isMap() {
+				return Info{}, false
+			}
+			var v any
+			v, ok = d.value(3)
+			if ok {
+				info.AggParams = plainParams(v)
+			}
+		default:
+			ok = d.skip(3)
+		}
+		if !ok || seen&bit != 0 {
+			return Info{}, false // a bad type, or a duplicate key
+		}
+		seen |= bit
+	}
+	if seen&infoRequired != infoRequired {
+		return Info{}, false
+	}
+	return info, true
+}
+
+// feedMessage decodes a recorded message (read at depth 2) into its blocks
+// in name order, declining anything decoder.message would report.
+func (d *mpDecoder) feedMessage() ([]Block, bool) {
+	n, ok := d.mapLen()
+	if !ok || 2*n > len(d.b)-d.i {
+		return nil, false
+	}
+	if n == 0 {
+		return nil, true
+	}
+	blocks := make([]Block, 0, n)
+	for range n {
+		key, ok := d.keyBytes()
+		if !ok {
+			return nil, false
+		}
+		b, keep, ok := d.feedBlock(key)
+		if !ok {
+			return nil, false
+		}
+		if keep {
+			blocks = append(blocks, b)
+		}
+	}
+	sorted := true
+	for i := 1; i < len(blocks); i++ {
+		if blocks[i].Name <= blocks[i-1].Name {
+			sorted = false
+			break
+		}
+	}
+	if !sorted {
+		slices.SortFunc(blocks, func(a, b Block) int { return strings.Compare(a.Name, b.Name) })
+		for i := 1; i < len(blocks); i++ {
+			if blocks[i].Name == blocks[i-1].Name {
+				return nil, false // duplicate block keys
+			}
+		}
+	}
+	if len(blocks) == 0 {
+		return nil, true
+	}
+	return blocks, true
+}
+
+// The block keys decoder.block reads, as bits.
+const (
+	blockName = 1 << iota
+	blockTimestamps
+	blockData
+)
+
+// feedBlock decodes one block (read at depth 3) whose key is key. keep is
+// false for a block without samples (DecodeEvent leaves it out silently).
+func (d *mpDecoder) feedBlock(key []byte) (b Block, keep, ok bool) {
+	n, ok := d.mapLen()
+	if !ok || 2*n > len(d.b)-d.i {
+		return Block{}, false, false
+	}
+	seen := 0
+	dataAt := -1
+	var ts []float64
+	for range n {
+		k, ok := d.keyBytes()
+		if !ok {
+			return Block{}, false, false
+		}
+		bit := 0
+		switch string(k) {
+		case "block_name":
+			bit = blockName
+			var bn []byte
+			if bn, ok = d.keyBytes(); ok && !bytes.Equal(bn, key) {
+				ok = false
+			}
+		case "timestamps":
+			bit = blockTimestamps
+			ts, ok = d.timestamps()
+		case "data":
+			bit = blockData
+			dataAt = d.i
+			ok = d.isMap() && d.skip(4)
+		default:
+			ok = d.skip(4)
+		}
+		if !ok || seen&bit != 0 {
+			return Block{}, false, false
+		}
+		seen |= bit
+	}
+	if seen != blockName|blockTimestamps|blockData {
+		return Block{}, false, false
+	}
+	dd := mpDecoder{b: d.b, i: dataAt}
+	fields, ok := dd.fields(len(ts))
+	if !ok {
+		return Block{}, false, false
+	}
+	if len(ts) == 0 {
+		return Block{}, false, true
+	}
+	return Block{Name: string(key), Timestamps: ts, Fields: fields}, true, true
+}
+
+// timestamps decodes a block's timestamps (read at depth 4), declining
+// any that timestamp would reject.
+func (d *mpDecoder) timestamps() ([]float64, bool) {
+	n, ok := d.arrayLen()
+	if !ok || n > len(d.b)-d.i {
+		return nil, false
+	}
+	ts := make([]float64, n)
+	for i := range ts {
+		t, ok := d.number()
+		if !ok {
+			return nil, false
+		}
+		if p := t * 1e9; !(p > -maxNanos && p < maxNanos) { // NaN too
+			return nil, false
+		}
+		ts[i] = t
+	}
+	return ts, true
+}
+
+// number reads a number as a float64 as timestamp converts it.
+func (d *mpDecoder) number() (float64, bool) {
+	if d.i >= len(d.b) {
+		return 0, false
+	}
+	c := d.b[d.i]
+	d.i++
+	switch {
+	case c <= 0x7f:
+		return float64(c), true
+	case c >= 0xe0:
+		return float64(int8(c)), true
+	}
+	switch c {
+	case 0xcb:
+		p, ok := d.take(8)
+		if !ok {
+			return 0, false
+		}
+		return math.Float64frombits(binary.BigEndian.Uint64(p)), true
+	case 0xca:
+		p, ok := d.take(4)
+		if !ok {
+			return 0, false
+		}
+		return float64(math.Float32frombits(binary.BigEndian.Uint32(p))), true
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		p, ok := d.take(1 << (c - 0xcc))
+		if !ok {
+			return 0, false
+		}
+		return float64(bigEndian(p)), true
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		p, ok := d.take(1 << (c - 0xd0))
+		if !ok {
+			return 0, false
+		}
+		return float64(signExtend(bigEndian(p), len(p))), true
+	}
+	return 0, false
+}
+
+// fields decodes a block's data (read at depth 4) for nt timestamps into
+// fields in name order, declining anything decoder.block would report: a
+// bad field name, values that are not a list of exactly nt storable
+// values, no field at all while there are samples, duplicate names.
+func (d *mpDecoder) fields(nt int) ([]Field, bool) {
+	n, ok := d.mapLen()
+	if !ok || 2*n > len(d.b)-d.i || n*nt > len(d.b)-d.i {
+		return nil, false
+	}
+	if n == 0 {
+		return nil, nt == 0
+	}
+	fields := make([]Field, n)
+	values := make([]Value, n*nt)
+	for k := range fields {
+		name, ok := d.string()
+		if !ok || VerifyFieldName(name) != nil {
+			return nil, false
+		}
+		if c, ok := d.arrayLen(); !ok || c != nt {
+			return nil, false
+		}
+		vals := values[k*nt : (k+1)*nt : (k+1)*nt]
+		for i := range vals {
+			if !d.fieldValue(&vals[i]) {
+				return nil, false
+			}
+		}
+		fields[k] = Field{Name: name, Values: vals}
+	}
+	for i := 1; i < n; i++ {
+		if fields[i].Name <= fields[i-1].Name {
+			slices.SortFunc(fields, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })
+			for j := 1; j < n; j++ {
+				if fields[j].Name == fields[j-1].Name {
+					return nil, false // duplicate field names
+				}
+			}
+			break
+		}
+	}
+	return fields, true
+}
+
+// fieldValue reads one value into the zeroed v as toValue converts it,
+// declining any toValue would reject.
+func (d *mpDecoder) fieldValue(v *Value) bool {
+	if d.i >= len(d.b) {
+		return false
+	}
+	c := d.b[d.i]
+	d.i++
+	switch {
+	case c <= 0x7f:
+		v.Kind, v.I = KindInt, int64(c)
+		return true
+	case c >= 0xe0:
+		v.Kind, v.I = KindInt, int64(int8(c))
+		return true
+	case c >= 0xa0 && c <= 0xbf:
+		return d.stringValue(v, int(c&0x1f))
+	}
+	switch c {
+	case 0xcb:
+		p, ok := d.take(8)
+		if !ok {
+			return false
+		}
+		f := math.Float64frombits(binary.BigEndian.Uint64(p))
+		if f-f != 0 {
+			return false
+		}
+		v.Kind, v.F = KindFloat, f
+		return true
+	case 0xca:
+		p, ok := d.take(4)
+		if !ok {
+			return false
+		}
+		f := float64(math.Float32frombits(binary.BigEndian.Uint32(p)))
+		if f-f != 0 {
+			return false
+		}
+		v.Kind, v.F = KindFloat, f
+		return true
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		p, ok := d.take(1 << (c - 0xcc))
+		if !ok {
+			return false
+		}
+		u := bigEndian(p)
+		if u > math.MaxInt64 {
+			return false
+		}
+		v.Kind, v.I = KindInt, int64(u)
+		return true
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		p, ok := d.take(1 << (c - 0xd0))
+		if !ok {
+			return false
+		}
+		v.Kind, v.I = KindInt, signExtend(bigEndian(p), len(p))
+		return true
+	case 0xc2, 0xc3:
+		v.Kind, v.B = KindBool, c == 0xc3
+		return true
+	case 0xd9, 0xda, 0xdb:
+		n, ok := d.length(1 << (c - 0xd9))
+		if !ok {
+			return false
+		}
+		return d.stringValue(v, n)
+	}
+	return false
+}
+
+// stringValue reads a string of n bytes; one starting with a NUL byte is
+// WAMP-JSON's binary, which toValue rejects.
+func (d *mpDecoder) stringValue(v *Value, n int) bool {
+	p, ok := d.take(n)
+	if !ok || len(p) > 0 && p[0] == 0 {
+		return false
+	}
+	v.Kind, v.S = KindString, string(p)
+	return true
+}
+
+// MsgpackEventSubscription returns the subscription ID of a msgpack WAMP
+// EVENT without decoding the rest; ok is false when data does not start as
+// an EVENT that DecodeMsgpackEvent could accept.
+func MsgpackEventSubscription(data []byte) (sub wamp.ID, ok bool) {
+	d := mpDecoder{b: data}
+	n, ok := d.arrayLen()
+	if !ok || n < 4 || n > 6 {
+		return 0, false
+	}
+	typ, ok := d.uint()
+	if !ok || typ != uint64(wamp.EVENT) {
+		return 0, false
+	}
+	s, ok := d.uint()
+	return wamp.ID(s), ok
+}
+
+// DecodeMsgpackEventHead decodes a msgpack WAMP EVENT's IDs and Details as
+// DecodeMsgpackEvent does, leaving Arguments and ArgumentsKw nil, after
+// checking that they are well-formed msgpack of the kinds
+// DecodeMsgpackEvent decodes (arguments a list or nil, keyword arguments an
+// object or nil; duplicate keys in them are not checked). ok is false
+// otherwise.
+func DecodeMsgpackEventHead(data []byte) (ev *wamp.Event, ok bool) {
+	d := mpDecoder{b: data}
+	n, ok := d.arrayLen()
+	if !ok || n < 4 || n > 6 {
+		return nil, false
+	}
+	var ids [3]uint64
+	for k := range ids {
+		if ids[k], ok = d.uint(); !ok {
+			return nil, false
+		}
+	}
+	if ids[0] != uint64(wamp.EVENT) {
+		return nil, false
+	}
+	ev = &wamp.Event{Subscription: wamp.ID(ids[1]), Publication: wamp.ID(ids[2])}
+	v, ok := d.value(0)
+	if !ok {
+		return nil, false
+	}
+	switch x := v.(type) {
+	case nil:
+	case map[string]any:
+		ev.Details = x
+	default:
+		return nil, false
+	}
+	for i := 4; i < n; i++ {
+		c := d.peek()
+		switch {
+		case c == 0xc0:
+		case i == 4 && (c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd):
+		case i == 5 && d.isMap():
+		default:
+			return nil, false
+		}
+		if !d.skip(0) {
+			return nil, false
+		}
+	}
+	if d.i != len(data) {
+		return nil, false
+	}
+	return ev, true
+}
