@@ -51,7 +51,7 @@ func (a *Agent) dial(ctx context.Context) (*client.Client, error) {
 	defer cancel()
 	var p wamp.Peer
 	if ser == serialize.MSGPACK {
-		p, err = connectMsgpack(dctx, u.String(), a.cfg.TLSConfig, nexusLog, keepAlive)
+		p, err = connectMsgpack(dctx, u.String(), a.cfg.TLSConfig, nexusLog, keepAlive, a.rawTopics())
 	} else {
 		p, err = transport.ConnectWebsocketPeer(dctx, u.String(), ser, a.cfg.TLSConfig, nexusLog,
 			&transport.WebsocketConfig{KeepAlive: keepAlive})
@@ -80,8 +80,9 @@ const msgpackProtocol = "wamp.2.msgpack"
 // nexus's decoder (which still handles every other message, and any event
 // the fast decoder declines) at a third to a quarter of the cost, which
 // matters for a subscriber such as the InfluxDB publisher that receives
-// every feed.
-func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger *log.Logger, keepAlive time.Duration) (wamp.Peer, error) {
+// every feed. The EVENTs of the subscriptions to the raw topics (see
+// rawTopics) are not decoded at all: see eventMsgpack.
+func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger *log.Logger, keepAlive time.Duration, raw map[string]bool) (wamp.Peer, error) {
 	d := websocket.Dialer{
 		Subprotocols:    []string{msgpackProtocol},
 		TLSClientConfig: tlsConfig,
@@ -96,7 +97,7 @@ func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger
 		_ = conn.Close()
 		return nil, fmt.Errorf("the router did not accept WebSocket subprotocol %s (got %q)", msgpackProtocol, conn.Subprotocol())
 	}
-	return transport.NewWebsocketPeer(&reusingConn{Conn: conn}, &eventMsgpack{}, websocket.BinaryMessage, logger, keepAlive, 0), nil
+	return transport.NewWebsocketPeer(&reusingConn{Conn: conn}, newEventMsgpack(raw), websocket.BinaryMessage, logger, keepAlive, 0), nil
 }
 
 // readBufferSize is the WebSocket connection's read buffer: large enough
@@ -145,15 +146,107 @@ func (c *reusingConn) ReadMessage() (int, []byte, error) {
 }
 
 // eventMsgpack is nexus's msgpack serializer with the fast EVENT decoder.
+//
+// It also passes the EVENTs of raw subscriptions (RawMsgpack) on
+// undecoded: it notes the request IDs of the SUBSCRIBEs it sends for the
+// raw topics, learns their subscription IDs from the SUBSCRIBED replies,
+// and then decodes only the IDs and Details of those subscriptions'
+// EVENTs; a copy of the message rides in Arguments as the single element
+// *rawPayload, which Subscription.onEvent turns into Event.Raw. The copy
+// is needed because reusingConn reuses its buffer; its memory is recycled
+// once the handler returned.
 type eventMsgpack struct {
 	serialize.MessagePackSerializer
+	raw map[string]bool // rawKey of the raw subscriptions; fixed
+
+	mu      sync.Mutex
+	pending map[wamp.ID]bool // SUBSCRIBE request IDs for raw topics
+
+	rawSubs map[wamp.ID]bool // raw subscription IDs; receive goroutine only
+	pool    sync.Pool        // of *rawPayload
+}
+
+func newEventMsgpack(raw map[string]bool) *eventMsgpack {
+	return &eventMsgpack{raw: raw, pending: map[wamp.ID]bool{}, rawSubs: map[wamp.ID]bool{}}
+}
+
+// rawPayload is a copy of one raw EVENT message (see eventMsgpack).
+type rawPayload struct {
+	data []byte
+	pool *sync.Pool
+}
+
+// release recycles p's memory; p must not be used after.
+func (p *rawPayload) release() {
+	if p.pool != nil && cap(p.data) <= maxReuse {
+		p.data = p.data[:0]
+		p.pool.Put(p)
+	}
+}
+
+// rawKey identifies a subscription by topic and match policy.
+func rawKey(topic string, match Match) string {
+	if match == "" {
+		match = MatchExact
+	}
+	return string(match) + " " + topic
+}
+
+func (s *eventMsgpack) Serialize(msg wamp.Message) ([]byte, error) {
+	if sub, ok := msg.(*wamp.Subscribe); ok && len(s.raw) > 0 {
+		m, _ := sub.Options[wamp.OptMatch].(string)
+		if s.raw[rawKey(string(sub.Topic), Match(m))] {
+			s.mu.Lock()
+			s.pending[sub.Request] = true
+			s.mu.Unlock()
+		}
+	}
+	return s.MessagePackSerializer.Serialize(msg)
 }
 
 func (s *eventMsgpack) Deserialize(data []byte) (wamp.Message, error) {
+	if len(s.rawSubs) > 0 {
+		if ev := s.rawEvent(data); ev != nil {
+			return ev, nil
+		}
+	}
 	if ev, ok := feeds.DecodeMsgpackEvent(data); ok {
 		return ev, nil
 	}
-	return s.MessagePackSerializer.Deserialize(data)
+	msg, err := s.MessagePackSerializer.Deserialize(data)
+	if sub, ok := msg.(*wamp.Subscribed); ok && len(s.raw) > 0 {
+		s.mu.Lock()
+		if s.pending[sub.Request] {
+			delete(s.pending, sub.Request)
+			s.rawSubs[sub.Subscription] = true
+		}
+		s.mu.Unlock()
+	}
+	return msg, err
+}
+
+// rawEvent returns an EVENT of a raw subscription with its message in a
+// *rawPayload, or nil for any other message, or an event whose Details ask
+// nexus to unpack its payload (payload passthru).
+func (s *eventMsgpack) rawEvent(data []byte) *wamp.Event {
+	sub, ok := feeds.MsgpackEventSubscription(data)
+	if !ok || !s.rawSubs[sub] {
+		return nil
+	}
+	ev, ok := feeds.DecodeMsgpackEventHead(data)
+	if !ok {
+		return nil
+	}
+	if _, ppt := ev.Details[wamp.OptPPTScheme]; ppt {
+		return nil
+	}
+	p, _ := s.pool.Get().(*rawPayload)
+	if p == nil {
+		p = &rawPayload{pool: &s.pool}
+	}
+	p.data = append(p.data[:0], data...)
+	ev.Arguments = wamp.List{p}
+	return ev
 }
 
 // guardedPeer wraps a nexus transport peer so that nothing sending on it

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/gammazero/nexus/v3/transport/serialize"
 	"github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/ocsflux/ocsflux/feeds"
 )
 
 // Match is a WAMP subscription match policy.
@@ -30,6 +33,50 @@ type Event struct {
 	Args    []any
 	Kwargs  map[string]any
 	Details map[string]any
+	// Raw is set only for a subscription made with RawMsgpack, on a
+	// msgpack connection: the EVENT message as received, the msgpack
+	// array [36, subscription, publication, details, args(, kwargs)].
+	// Args and Kwargs are then nil until DecodeRaw decodes it. Raw is
+	// valid only while the handler runs: its memory is reused after.
+	Raw []byte
+
+	raw *rawPayload // Raw's memory, released after the handler
+}
+
+// DecodeRaw decodes Raw into Args and Kwargs as the connection's
+// serializer would have, for a handler that cannot use Raw as it is; it
+// does nothing when Raw is nil. An error means the message is not a
+// well-formed EVENT (the serializer would have dropped it).
+func (e *Event) DecodeRaw() error {
+	if e.Raw == nil {
+		return nil
+	}
+	ev, ok := feeds.DecodeMsgpackEvent(e.Raw)
+	if !ok {
+		msg, err := (&serialize.MessagePackSerializer{}).Deserialize(e.Raw)
+		if err != nil {
+			return fmt.Errorf("decode event on %s: %w", e.Topic, err)
+		}
+		if ev, ok = msg.(*wamp.Event); !ok {
+			return fmt.Errorf("decode event on %s: got a %s message", e.Topic, msg.MessageType())
+		}
+	}
+	e.Args, e.Kwargs = ev.Arguments, ev.ArgumentsKw
+	return nil
+}
+
+// SubscribeOption changes how a subscription receives its events.
+type SubscribeOption func(*Subscription)
+
+// RawMsgpack makes the subscription's events arrive undecoded on msgpack
+// connections (the default serialization): Event.Raw holds the message,
+// and the connection decodes only its IDs and Details, so that a handler
+// that decodes the payload itself saves the generic decoding. On JSON and
+// CBOR connections, and for the events that arrive before the
+// subscription is confirmed or that ask for payload passthru, events
+// arrive decoded as without the option (Raw nil).
+func RawMsgpack() SubscribeOption {
+	return func(s *Subscription) { s.raw = true }
 }
 
 // EventHandler handles events of one subscription.
@@ -42,6 +89,7 @@ type Subscription struct {
 	match   Match
 	handler EventHandler
 	queue   chan *Event // nil: the handler runs on the receive goroutine
+	raw     bool        // RawMsgpack
 	a       *Agent
 
 	received atomic.Uint64
@@ -64,21 +112,21 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 // runs no RPC reply or event is read and the router drops events for this
 // agent): it should filter, copy what it needs and hand off without
 // blocking, counting what it drops. Call before Run.
-func (a *Agent) Subscribe(topic string, match Match, h EventHandler) (*Subscription, error) {
-	return a.subscribe(topic, match, 0, h)
+func (a *Agent) Subscribe(topic string, match Match, h EventHandler, opts ...SubscribeOption) (*Subscription, error) {
+	return a.subscribe(topic, match, 0, h, opts)
 }
 
 // SubscribeQueued adds a subscription whose handler runs on its own
 // goroutine, fed by a queue of queueLen events; when the queue is full new
 // events are dropped and counted. Call before Run.
-func (a *Agent) SubscribeQueued(topic string, match Match, queueLen int, h EventHandler) (*Subscription, error) {
+func (a *Agent) SubscribeQueued(topic string, match Match, queueLen int, h EventHandler, opts ...SubscribeOption) (*Subscription, error) {
 	if queueLen <= 0 {
 		return nil, fmt.Errorf("subscribe %q on %s: queue length must be positive", topic, a.address)
 	}
-	return a.subscribe(topic, match, queueLen, h)
+	return a.subscribe(topic, match, queueLen, h, opts)
 }
 
-func (a *Agent) subscribe(topic string, match Match, queueLen int, h EventHandler) (*Subscription, error) {
+func (a *Agent) subscribe(topic string, match Match, queueLen int, h EventHandler, opts []SubscribeOption) (*Subscription, error) {
 	switch match {
 	case "":
 		match = MatchExact
@@ -100,11 +148,31 @@ func (a *Agent) subscribe(topic string, match Match, queueLen int, h EventHandle
 		}
 	}
 	s := &Subscription{topic: topic, match: match, handler: h, a: a}
+	for _, o := range opts {
+		o(s)
+	}
 	if queueLen > 0 {
 		s.queue = make(chan *Event, queueLen)
 	}
 	a.subs = append(a.subs, s)
 	return s, nil
+}
+
+// rawTopics returns the rawKey of every RawMsgpack subscription, nil if
+// none.
+func (a *Agent) rawTopics() map[string]bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var m map[string]bool
+	for _, s := range a.subs {
+		if s.raw {
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[rawKey(s.topic, s.match)] = true
+		}
+	}
+	return m
 }
 
 func (s *Subscription) options() wamp.Dict {
@@ -122,6 +190,20 @@ func (s *Subscription) onEvent(ev *wamp.Event) {
 		topic = t
 	}
 	e := &Event{Topic: topic, Args: ev.Arguments, Kwargs: ev.ArgumentsKw, Details: ev.Details}
+	if len(ev.Arguments) == 1 {
+		if p, ok := ev.Arguments[0].(*rawPayload); ok {
+			e.Args, e.Raw, e.raw = nil, p.data, p
+			if !s.raw { // cannot happen: only raw subscriptions get them
+				err := e.DecodeRaw()
+				e.Raw, e.raw = nil, nil
+				p.release()
+				if err != nil {
+					s.a.log.Warn("cannot decode event", "topic", s.topic, "err", err)
+					return
+				}
+			}
+		}
+	}
 	if s.queue == nil {
 		s.call(e)
 		return
@@ -129,14 +211,26 @@ func (s *Subscription) onEvent(ev *wamp.Event) {
 	select {
 	case s.queue <- e:
 	default:
+		e.release()
 		if n := s.dropped.Add(1); n == 1 || n%1000 == 0 {
 			s.a.log.Warn("subscription queue full; events dropped", "topic", s.topic, "dropped", n)
 		}
 	}
 }
 
-// call runs the handler, keeping a panic from killing the receive loop.
+// release recycles Raw's memory.
+func (e *Event) release() {
+	if e.raw != nil {
+		e.Raw = nil
+		e.raw.release()
+		e.raw = nil
+	}
+}
+
+// call runs the handler, keeping a panic from killing the receive loop,
+// and then recycles the event's Raw memory.
 func (s *Subscription) call(e *Event) {
+	defer e.release()
 	defer func() {
 		if r := recover(); r != nil {
 			if n := s.panics.Add(1); n == 1 || n%1000 == 0 {
