@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,12 @@ type Agent struct {
 	// ignored counts feed events that arrived while record was not
 	// running.
 	ignored atomic.Uint64
+
+	// fast decodes msgpack feed events straight into messages (see
+	// onEvent); fastMu keeps two connections' receive goroutines (a
+	// reconnect while a handler still runs) from sharing it.
+	fastMu sync.Mutex
+	fast   feeds.MsgpackFeedDecoder
 }
 
 // New checks cfg and returns an agent with its op, feed and subscription
@@ -138,7 +145,7 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("influxdb: %w", err)
 	}
-	a.sub, err = rt.Subscribe(acfg.AddressRoot+"..feeds.", agents.MatchWildcard, a.onEvent)
+	a.sub, err = rt.Subscribe(acfg.AddressRoot+"..feeds.", agents.MatchWildcard, a.onEvent, agents.RawMsgpack())
 	if err != nil {
 		return nil, fmt.Errorf("influxdb: %w", err)
 	}
@@ -166,11 +173,28 @@ func (a *Agent) Received() uint64 { return a.sub.Received() }
 // onEvent handles one event of <address_root>..feeds. on the WAMP receive
 // goroutine. It never blocks: it decodes the event and hands it to the
 // running record session's publisher, whose Enqueue only encodes.
+//
+// On a msgpack connection the event arrives undecoded (ev.Raw) and
+// feeds.MsgpackFeedDecoder decodes it straight into a message, which is
+// what DecodeEvent gives for it; the events it declines (any with
+// problems, odd encodings) take the generic path.
 func (a *Agent) onEvent(ev *agents.Event) {
 	rec := a.rec.Load()
 	if rec == nil {
 		a.ignored.Add(1)
 		return
+	}
+	if ev.Raw != nil {
+		if msg, ok := a.decodeRaw(ev.Raw); ok {
+			if msg.Info.Recordable() {
+				rec.pub.Enqueue(&msg)
+			}
+			return
+		}
+		if err := ev.DecodeRaw(); err != nil {
+			rec.badEvent(ev.Topic, err)
+			return
+		}
 	}
 	msg, problems, err := feeds.DecodeEvent(ev.Args, ev.Kwargs)
 	if err != nil {
@@ -184,6 +208,17 @@ func (a *Agent) onEvent(ev *agents.Event) {
 		rec.noteProblems(problems)
 	}
 	rec.pub.Enqueue(&msg)
+}
+
+// decodeRaw decodes a raw msgpack event with a.fast, or with a fresh
+// decoder in the rare moment another goroutine holds it.
+func (a *Agent) decodeRaw(raw []byte) (feeds.Message, bool) {
+	if a.fastMu.TryLock() {
+		defer a.fastMu.Unlock()
+		return a.fast.Decode(raw)
+	}
+	var fd feeds.MsgpackFeedDecoder
+	return fd.Decode(raw)
 }
 
 // publisherConfig is the publisher's configuration for one record run.
