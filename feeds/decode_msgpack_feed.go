@@ -14,7 +14,8 @@ import (
 // message straight into a Message, without the generic tree that
 // DecodeMsgpackEvent (or nexus's serializer) and DecodeEvent build on the
 // way: about a third of their cost. It remembers the last feed_info it
-// decoded and reuses it when the next event's feed_info has the same bytes.
+// decoded and reuses it when the next event's feed_info has the same bytes,
+// and the strings of the block and field names it has seen.
 //
 // It handles the common, clean event only. For every event it accepts, the
 // Message is exactly what DecodeEvent returns for the event's Arguments and
@@ -33,6 +34,30 @@ import (
 type MsgpackFeedDecoder struct {
 	infoRaw []byte // the last decoded feed_info's bytes
 	info    Info   // its decoding
+	blocks  names  // block names seen
+	fields  names  // field names seen that VerifyFieldName accepts
+}
+
+// names shares the strings of names seen before: a name costs an
+// allocation the first time only.
+type names struct {
+	m map[string]string
+}
+
+// maxNames bounds a names: beyond it, it starts afresh.
+const maxNames = 4096
+
+// get returns p's string when p was added before.
+func (n *names) get(p []byte) (string, bool) {
+	s, ok := n.m[string(p)]
+	return s, ok
+}
+
+func (n *names) add(s string) {
+	if n.m == nil || len(n.m) >= maxNames {
+		n.m = make(map[string]string)
+	}
+	n.m[s] = s
 }
 
 // Decode decodes data, the payload of one "wamp.2.msgpack" WebSocket
@@ -100,7 +125,7 @@ func (fd *MsgpackFeedDecoder) Decode(data []byte) (m Message, ok bool) {
 		return m, true
 	}
 	md := mpDecoder{b: data, i: msgAt}
-	if m.Blocks, ok = md.feedMessage(); !ok {
+	if m.Blocks, ok = md.feedMessage(fd); !ok {
 		return Message{}, false
 	}
 	return m, true
@@ -330,7 +355,7 @@ func (d *mpDecoder) feedInfo() (Info, bool) {
 
 // feedMessage decodes a recorded message (read at depth 2) into its blocks
 // in name order, declining anything decoder.message would report.
-func (d *mpDecoder) feedMessage() ([]Block, bool) {
+func (d *mpDecoder) feedMessage(fd *MsgpackFeedDecoder) ([]Block, bool) {
 	n, ok := d.mapLen()
 	if !ok || 2*n > len(d.b)-d.i {
 		return nil, false
@@ -344,7 +369,7 @@ func (d *mpDecoder) feedMessage() ([]Block, bool) {
 		if !ok {
 			return nil, false
 		}
-		b, keep, ok := d.feedBlock(key)
+		b, keep, ok := d.feedBlock(fd, key)
 		if !ok {
 			return nil, false
 		}
@@ -382,7 +407,7 @@ const (
 
 // feedBlock decodes one block (read at depth 3) whose key is key. keep is
 // false for a block without samples (DecodeEvent leaves it out silently).
-func (d *mpDecoder) feedBlock(key []byte) (b Block, keep, ok bool) {
+func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep, ok bool) {
 	n, ok := d.mapLen()
 	if !ok || 2*n > len(d.b)-d.i {
 		return Block{}, false, false
@@ -422,14 +447,19 @@ func (d *mpDecoder) feedBlock(key []byte) (b Block, keep, ok bool) {
 		return Block{}, false, false
 	}
 	dd := mpDecoder{b: d.b, i: dataAt}
-	fields, ok := dd.fields(len(ts))
+	fields, ok := dd.fields(fd, len(ts))
 	if !ok {
 		return Block{}, false, false
 	}
 	if len(ts) == 0 {
 		return Block{}, false, true
 	}
-	return Block{Name: string(key), Timestamps: ts, Fields: fields}, true, true
+	name, ok := fd.blocks.get(key)
+	if !ok {
+		name = string(key)
+		fd.blocks.add(name)
+	}
+	return Block{Name: name, Timestamps: ts, Fields: fields}, true, true
 }
 
 // timestamps decodes a block's timestamps (read at depth 4), declining
@@ -499,7 +529,7 @@ func (d *mpDecoder) number() (float64, bool) {
 // fields in name order, declining anything decoder.block would report: a
 // bad field name, values that are not a list of exactly nt storable
 // values, no field at all while there are samples, duplicate names.
-func (d *mpDecoder) fields(nt int) ([]Field, bool) {
+func (d *mpDecoder) fields(fd *MsgpackFeedDecoder, nt int) ([]Field, bool) {
 	n, ok := d.mapLen()
 	if !ok || 2*n > len(d.b)-d.i || n*nt > len(d.b)-d.i {
 		return nil, false
@@ -510,9 +540,17 @@ func (d *mpDecoder) fields(nt int) ([]Field, bool) {
 	fields := make([]Field, n)
 	values := make([]Value, n*nt)
 	for k := range fields {
-		name, ok := d.string()
-		if !ok || VerifyFieldName(name) != nil {
+		p, ok := d.keyBytes()
+		if !ok {
 			return nil, false
+		}
+		name, ok := fd.fields.get(p)
+		if !ok {
+			name = string(p)
+			if VerifyFieldName(name) != nil {
+				return nil, false
+			}
+			fd.fields.add(name)
 		}
 		if c, ok := d.arrayLen(); !ok || c != nt {
 			return nil, false
