@@ -413,8 +413,9 @@ func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep
 		return Block{}, false, false
 	}
 	seen := 0
-	dataAt := -1
 	var ts []float64
+	var fields []Field
+	nv := -1 // values per field, -1 for no field
 	for range n {
 		k, ok := d.keyBytes()
 		if !ok {
@@ -433,8 +434,7 @@ func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep
 			ts, ok = d.timestamps()
 		case "data":
 			bit = blockData
-			dataAt = d.i
-			ok = d.isMap() && d.skip(4)
+			fields, nv, ok = d.fields(fd)
 		default:
 			ok = d.skip(4)
 		}
@@ -446,9 +446,9 @@ func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep
 	if seen != blockName|blockTimestamps|blockData {
 		return Block{}, false, false
 	}
-	dd := mpDecoder{b: d.b, i: dataAt}
-	fields, ok := dd.fields(fd, len(ts))
-	if !ok {
+	// Every field has as many values as timestamps, and there is a field
+	// unless there is no timestamp.
+	if nv != len(ts) && (nv >= 0 || len(ts) > 0) {
 		return Block{}, false, false
 	}
 	if len(ts) == 0 {
@@ -525,40 +525,51 @@ func (d *mpDecoder) number() (float64, bool) {
 	return 0, false
 }
 
-// fields decodes a block's data (read at depth 4) for nt timestamps into
-// fields in name order, declining anything decoder.block would report: a
-// bad field name, values that are not a list of exactly nt storable
-// values, no field at all while there are samples, duplicate names.
-func (d *mpDecoder) fields(fd *MsgpackFeedDecoder, nt int) ([]Field, bool) {
+// fields decodes a block's data (read at depth 4) into fields in name
+// order, each with nv values (-1 when there is no field), declining
+// anything decoder.block would report whatever the timestamps: a bad field
+// name, values that are not a list of storable values, lists of different
+// lengths (one of them cannot match the timestamps), duplicate names. The
+// caller checks nv against the timestamps.
+func (d *mpDecoder) fields(fd *MsgpackFeedDecoder) (fields []Field, nv int, ok bool) {
 	n, ok := d.mapLen()
-	if !ok || 2*n > len(d.b)-d.i || n*nt > len(d.b)-d.i {
-		return nil, false
+	if !ok || 2*n > len(d.b)-d.i {
+		return nil, 0, false
 	}
 	if n == 0 {
-		return nil, nt == 0
+		return nil, -1, true
 	}
-	fields := make([]Field, n)
-	values := make([]Value, n*nt)
+	fields = make([]Field, n)
+	var values []Value
+	nt := -1
 	for k := range fields {
 		p, ok := d.keyBytes()
 		if !ok {
-			return nil, false
+			return nil, 0, false
 		}
 		name, ok := fd.fields.get(p)
 		if !ok {
 			name = string(p)
 			if VerifyFieldName(name) != nil {
-				return nil, false
+				return nil, 0, false
 			}
 			fd.fields.add(name)
 		}
-		if c, ok := d.arrayLen(); !ok || c != nt {
-			return nil, false
+		c, ok := d.arrayLen()
+		if !ok || nt >= 0 && c != nt {
+			return nil, 0, false
+		}
+		if nt < 0 {
+			nt = c
+			if n*nt > len(d.b)-d.i { // each value takes a byte at least
+				return nil, 0, false
+			}
+			values = make([]Value, n*nt)
 		}
 		vals := values[k*nt : (k+1)*nt : (k+1)*nt]
 		for i := range vals {
 			if !d.fieldValue(&vals[i]) {
-				return nil, false
+				return nil, 0, false
 			}
 		}
 		fields[k] = Field{Name: name, Values: vals}
@@ -568,13 +579,13 @@ func (d *mpDecoder) fields(fd *MsgpackFeedDecoder, nt int) ([]Field, bool) {
 			slices.SortFunc(fields, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })
 			for j := 1; j < n; j++ {
 				if fields[j].Name == fields[j-1].Name {
-					return nil, false // duplicate field names
+					return nil, 0, false // duplicate field names
 				}
 			}
 			break
 		}
 	}
-	return fields, true
+	return fields, nt, true
 }
 
 // fieldValue reads one value into the zeroed v as toValue converts it,
