@@ -46,7 +46,9 @@ type Options struct {
 	// CAFile (--ca-file) is a PEM file of extra CA certificates to trust;
 	// setting it turns certificate verification on, as --verify-ssl does.
 	CAFile string
-	// GzipLevel (--gzip-level) chooses the compressor used with --gzip: 0
+	// GzipLevel (--compression-level; not --gzip-level, which would make
+	// --gz, an abbreviation of the Python agent's --gzip, ambiguous)
+	// chooses the compressor used with --gzip: 0
 	// is ocsflux's line-protocol compressor, 1-9 the levels of a general
 	// DEFLATE compressor (9 is the Python agent's).
 	GzipLevel int
@@ -188,7 +190,7 @@ func (o *Options) Flags() []site.Flag {
 			Help: "Retention policy to write into (default: the database's default policy)."}),
 		ext(site.Flag{Name: "ca-file", Value: site.StringValue(&o.CAFile), Placeholder: "PATH",
 			Help: "PEM file of extra CA certificates to trust; turns on certificate verification like --verify-ssl."}),
-		ext(site.Flag{Name: "gzip-level", Value: site.IntValue(&o.GzipLevel, 0, 9), Default: "0", Placeholder: "N",
+		ext(site.Flag{Name: "compression-level", Value: site.IntValue(&o.GzipLevel, 0, 9), Default: "0", Placeholder: "N",
 			Help: "Compressor used with --gzip: 0 is ocsflux's line-protocol compressor (fastest, and smaller than level 1); " +
 				"1 (fastest) to 9 (smallest, the Python agent's level) are the levels of a general DEFLATE compressor."}),
 		ext(site.Flag{Name: "batch-points", Value: site.IntValue(&o.BatchPoints, 1, 10000), Default: "5000", Placeholder: "N",
@@ -241,7 +243,7 @@ func (o Options) Validate() error {
 		bad("database", "must not be empty")
 	}
 	if o.GzipLevel < 0 || o.GzipLevel > 9 {
-		bad("gzip-level", "must be from 0 to 9, got %d", o.GzipLevel)
+		bad("compression-level", "must be from 0 to 9, got %d", o.GzipLevel)
 	}
 	if o.BatchPoints < 1 || o.BatchPoints > 10000 {
 		bad("batch-points", "must be from 1 to 10000, got %d", o.BatchPoints)
