@@ -83,7 +83,7 @@ func (c *Compressor) buildTables() {
 			}
 			c.stats[i] = c.stats[i]/2 + min(n, 1<<30)
 		}
-		c.period = period
+		c.period = tablePeriod
 	}
 	c.hasTables = true
 	c.since = 0

@@ -14,7 +14,7 @@ import (
 // short. Symbols are counted in the first sampleBytes of a period only.
 const (
 	firstPeriod = 16 << 10 // input coded with the prior's tables
-	period      = 1 << 20  // input coded with one set of tables
+	tablePeriod = 1 << 20  // input coded with one set of tables
 	sampleBytes = 64 << 10 // input counted per period
 	minRef      = 4        // shortest back-reference emitted
 	seriesSlots = 256      // series remembered per call
@@ -135,7 +135,7 @@ func (c *Compressor) reference(src []byte, pos int, line []byte, prevStart int) 
 	h := seriesHash(key)
 	ref := int(c.series[h]) - 1
 	c.series[h] = int32(pos + 1)
-	if ref >= 0 && pos-ref+len(line) <= windowSize {
+	if ref >= 0 && ref < pos && pos-ref+len(line) <= windowSize {
 		return ref
 	}
 	if prevStart >= 0 && pos-prevStart+len(line) <= windowSize {
