@@ -103,6 +103,14 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// forget drops the waiters of ops that have ended (their timers would
+// otherwise count as pending in advance).
+func (c *fakeClock) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waiters = nil
+}
+
 // pending counts the waiters that have not fired.
 func (c *fakeClock) pending() int {
 	c.mu.Lock()

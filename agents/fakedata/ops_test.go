@@ -100,7 +100,9 @@ func TestAcqReplies(t *testing.T) {
 	if m := opMessage(t, done.sess); m != "Acquisition exited cleanly." {
 		t.Errorf("acq ended with %q", m)
 	}
-	// Restart: a new session id.
+	// Restart: a new session id. The first session's timer is abandoned:
+	// the advance below must wait for the new session's.
+	ta.clock.forget()
 	rep := ta.ops(t, "start", "acq", map[string]any{"test_mode": true}).expect(t, 0, `Started process "acq".`)
 	if id, _ := asInt(rep.sess["session_id"]); id != 1 {
 		t.Errorf("second acq session_id %v, want 1", rep.sess["session_id"])
