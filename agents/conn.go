@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/internal/wampguard"
 )
 
 // dial opens a WebSocket to the router and joins the realm.
@@ -59,7 +60,7 @@ func (a *Agent) dial(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", a.cfg.URL, err)
 	}
-	c, err := client.NewClient(newGuardedPeer(p), client.Config{
+	c, err := client.NewClient(wampguard.New(p, sendQueue, recvQueue), client.Config{
 		Realm:           a.cfg.Realm,
 		ResponseTimeout: a.cfg.ResponseTimeout,
 		Logger:          nexusLog,
@@ -249,86 +250,10 @@ func (s *eventMsgpack) rawEvent(data []byte) *wamp.Event {
 	return ev
 }
 
-// guardedPeer wraps a nexus transport peer so that nothing sending on it
-// can block forever or panic once the connection is gone. nexus's
-// WebSocket peer has an unbuffered send channel that nobody reads after its
-// writer stopped and that Close closes, so a Publish racing with a lost
-// connection could hang or hit a closed channel. Here sends go to a buffered
-// channel that is never closed; a forwarder passes them on while the
-// connection lives and discards them once it is dead.
-type guardedPeer struct {
-	inner    wamp.Peer
-	wr       chan wamp.Message
-	rd       chan wamp.Message
-	stop     chan struct{}
-	dead     chan struct{} // closed when the inner peer's receive channel closed
-	sendDone chan struct{}
-	recvDone chan struct{}
-	once     sync.Once
-}
-
-// recvQueue is how many received messages may wait for the client's
-// receive loop: the forwarder hands a burst over without a goroutine
-// switch per message.
-const recvQueue = 64
-
-func newGuardedPeer(inner wamp.Peer) *guardedPeer {
-	g := &guardedPeer{
-		inner:    inner,
-		wr:       make(chan wamp.Message, 64),
-		rd:       make(chan wamp.Message, recvQueue),
-		stop:     make(chan struct{}),
-		dead:     make(chan struct{}),
-		sendDone: make(chan struct{}),
-		recvDone: make(chan struct{}),
-	}
-	go g.forwardSend()
-	go g.forwardRecv()
-	return g
-}
-
-func (g *guardedPeer) Recv() <-chan wamp.Message { return g.rd }
-func (g *guardedPeer) Send() chan<- wamp.Message { return g.wr }
-func (g *guardedPeer) IsLocal() bool             { return g.inner.IsLocal() }
-
-// Close stops the forwarders and closes the inner peer.
-func (g *guardedPeer) Close() {
-	g.once.Do(func() {
-		close(g.stop)
-		<-g.sendDone
-		g.inner.Close()
-		<-g.recvDone
-	})
-}
-
-func (g *guardedPeer) forwardSend() {
-	defer close(g.sendDone)
-	for {
-		select {
-		case m := <-g.wr:
-			select {
-			case g.inner.Send() <- m:
-			case <-g.dead: // connection gone: the message is lost
-			case <-g.stop:
-				return
-			}
-		case <-g.stop:
-			return
-		}
-	}
-}
-
-// forwardRecv passes received messages on until the inner peer's channel
-// closes; after Close it keeps draining (discarding) so the inner peer can
-// finish.
-func (g *guardedPeer) forwardRecv() {
-	defer close(g.recvDone)
-	defer close(g.dead)
-	defer close(g.rd)
-	for m := range g.inner.Recv() {
-		select {
-		case g.rd <- m:
-		case <-g.stop:
-		}
-	}
-}
+// The guarded peer's queues (see wampguard): recvQueue received messages
+// may wait for the client's receive loop, so the forwarder hands a burst
+// over without a goroutine switch per message.
+const (
+	sendQueue = 64
+	recvQueue = 64
+)

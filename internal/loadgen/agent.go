@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gammazero/nexus/v3/client"
 	"github.com/gammazero/nexus/v3/transport"
 	"github.com/gammazero/nexus/v3/transport/serialize"
 	"github.com/gammazero/nexus/v3/wamp"
+
+	"github.com/ocsflux/ocsflux/internal/wampguard"
 )
 
 // simAgent is one simulated OCS agent: a WAMP session that publishes
@@ -22,7 +23,6 @@ type simAgent struct {
 	address   string
 	sessionID string
 	c         *client.Client
-	peer      *sendGuard
 	samples   *sampler
 }
 
@@ -38,7 +38,7 @@ func dialAgent(ctx context.Context, cfg *Config, k int, fields []string, logger 
 	if err != nil {
 		return nil, fmt.Errorf("connect to router %s: %w", cfg.RouterURL, err)
 	}
-	g := newSendGuard(p)
+	g := wampguard.New(p, 256, 0)
 	c, err := client.NewClient(g, client.Config{
 		Realm:           cfg.Realm,
 		ResponseTimeout: connectTimeout,
@@ -54,7 +54,6 @@ func dialAgent(ctx context.Context, cfg *Config, k int, fields []string, logger 
 		address:   AgentAddress(cfg.AddressRoot, cfg.RunID, k),
 		sessionID: SessionID(time.Now()),
 		c:         c,
-		peer:      g,
 		samples:   newSampler(fields, cfg.Mix, uint64(k)+1),
 	}, nil
 }
@@ -81,80 +80,4 @@ func (a *simAgent) publish(feed string, info wamp.Dict, n int) (time.Time, int64
 // close leaves the realm and closes the connection.
 func (a *simAgent) close() {
 	_ = a.c.Close()
-}
-
-// sendGuard wraps a nexus WebSocket peer so that a Publish can never block
-// forever or send on a closed channel once the connection is gone: nexus's
-// peer stops reading its send channel when the connection dies and closes
-// it in Close. Messages go to a buffered channel of our own that is never
-// closed; one goroutine forwards them while the connection lives and
-// discards them once it is dead (the agent then sees Done and stops).
-type sendGuard struct {
-	inner    wamp.Peer
-	out      chan wamp.Message
-	in       chan wamp.Message
-	stop     chan struct{}
-	dead     chan struct{}
-	sendDone chan struct{}
-	recvDone chan struct{}
-	once     sync.Once
-}
-
-func newSendGuard(inner wamp.Peer) *sendGuard {
-	g := &sendGuard{
-		inner:    inner,
-		out:      make(chan wamp.Message, 256),
-		in:       make(chan wamp.Message),
-		stop:     make(chan struct{}),
-		dead:     make(chan struct{}),
-		sendDone: make(chan struct{}),
-		recvDone: make(chan struct{}),
-	}
-	go g.sendLoop()
-	go g.recvLoop()
-	return g
-}
-
-func (g *sendGuard) Send() chan<- wamp.Message { return g.out }
-func (g *sendGuard) Recv() <-chan wamp.Message { return g.in }
-func (g *sendGuard) IsLocal() bool             { return false }
-
-// Close stops both loops and closes the connection. Nothing may Send
-// after Close.
-func (g *sendGuard) Close() {
-	g.once.Do(func() {
-		close(g.stop)
-		<-g.sendDone
-		g.inner.Close()
-		<-g.recvDone
-	})
-}
-
-func (g *sendGuard) sendLoop() {
-	defer close(g.sendDone)
-	for {
-		select {
-		case m := <-g.out:
-			select {
-			case g.inner.Send() <- m:
-			case <-g.dead:
-			case <-g.stop:
-				return
-			}
-		case <-g.stop:
-			return
-		}
-	}
-}
-
-func (g *sendGuard) recvLoop() {
-	defer close(g.recvDone)
-	defer close(g.dead)
-	defer close(g.in)
-	for m := range g.inner.Recv() {
-		select {
-		case g.in <- m:
-		case <-g.stop:
-		}
-	}
 }
