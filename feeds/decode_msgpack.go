@@ -241,26 +241,10 @@ func (d *mpDecoder) str(n int) (any, bool) {
 	return string(p), true
 }
 
-// key reads a map key, which must be a string.
+// key reads a string, copied: a map key (which must be a string) or a
+// string value.
 func (d *mpDecoder) key() (string, bool) {
-	if d.i >= len(d.b) {
-		return "", false
-	}
-	c := d.b[d.i]
-	d.i++
-	n := 0
-	switch {
-	case c >= 0xa0 && c <= 0xbf:
-		n = int(c & 0x1f)
-	case c >= 0xd9 && c <= 0xdb:
-		var ok bool
-		if n, ok = d.length(1 << (c - 0xd9)); !ok {
-			return "", false
-		}
-	default:
-		return "", false
-	}
-	p, ok := d.take(n)
+	p, ok := d.keyBytes()
 	if !ok {
 		return "", false
 	}

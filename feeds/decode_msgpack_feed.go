@@ -260,15 +260,6 @@ func (d *mpDecoder) skipMap(n, depth int) bool {
 	return true
 }
 
-// str reads a string value (copied).
-func (d *mpDecoder) string() (string, bool) {
-	p, ok := d.keyBytes()
-	if !ok {
-		return "", false
-	}
-	return string(p), true
-}
-
 // The feed_info keys decodeInfo reads, as bits.
 const (
 	infoAgentAddress = 1 << iota
@@ -299,16 +290,16 @@ func (d *mpDecoder) feedInfo() (Info, bool) {
 		switch string(k) {
 		case "agent_address":
 			bit = infoAgentAddress
-			info.AgentAddress, ok = d.string()
+			info.AgentAddress, ok = d.key()
 		case "feed_name":
 			bit = infoFeedName
-			info.FeedName, ok = d.string()
+			info.FeedName, ok = d.key()
 		case "address":
 			bit = infoAddress
-			info.Address, ok = d.string()
+			info.Address, ok = d.key()
 		case "session_id":
 			bit = infoSessionID
-			info.SessionID, ok = d.string()
+			info.SessionID, ok = d.key()
 		case "record":
 			bit = infoRecord
 			switch d.peek() {
@@ -326,7 +317,7 @@ func (d *mpDecoder) feedInfo() (Info, bool) {
 				d.i++
 			} else {
 				var s string
-				s, ok = d.string()
+				s, ok = d.key()
 				info.AgentClass = &s
 			}
 		case "agg_params":
