@@ -175,7 +175,7 @@ func (c *demoCmd) Run(ctx context.Context, env *Env) error {
 // influx returns the InfluxDB URL to use, starting a throwaway influxd when
 // nothing answers at --influx-url.
 func (c *demoCmd) influx(ctx context.Context, out io.Writer, logger *slog.Logger) (string, func(), error) {
-	if err := pingInflux(ctx, c.InfluxURL); err == nil {
+	if err := influxd.Ping(ctx, c.InfluxURL, 2*time.Second); err == nil {
 		fmt.Fprintf(out, "influxdb: %s (already running)\n", c.InfluxURL)
 		return c.InfluxURL, func() {}, nil
 	}
@@ -192,24 +192,6 @@ func (c *demoCmd) influx(ctx context.Context, out io.Writer, logger *slog.Logger
 	logger.Info("throwaway influxd started", "url", srv.URL)
 	fmt.Fprintf(out, "influxdb: %s (throwaway: its data is removed at the end)\n", srv.URL)
 	return srv.URL, srv.Stop, nil
-}
-
-func pingInflux(ctx context.Context, base string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/ping", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("ping: HTTP %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // statusLoop prints one status line a second from the record session's

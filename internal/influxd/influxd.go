@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -149,7 +150,7 @@ func (s *Server) launch(ctx context.Context) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if ping(ctx, s.URL) == nil {
+		if Ping(ctx, s.URL, time.Second) == nil {
 			return nil
 		}
 		select {
@@ -215,10 +216,12 @@ bind-address = "127.0.0.1:%d"
 		filepath.Join(s.dir, "wal"), s.port, s.opts.Auth)
 }
 
-func ping(ctx context.Context, base string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+// Ping asks the InfluxDB at base (a URL, with or without a trailing
+// slash) whether it answers within timeout: GET /ping must reply 2xx.
+func Ping(ctx context.Context, base string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ping", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/ping", nil)
 	if err != nil {
 		return err
 	}
@@ -227,7 +230,7 @@ func ping(ctx context.Context, base string) error {
 		return err
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
+	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("ping: HTTP %d", resp.StatusCode)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,7 +207,7 @@ hosts:
 // influx returns the InfluxDB URL to use and whether it is a throwaway
 // influxd started here.
 func (e Environment) influx(ctx context.Context) (string, bool, func(), error) {
-	if err := pingURL(ctx, e.InfluxURL); err == nil {
+	if err := influxd.Ping(ctx, e.InfluxURL, 2*time.Second); err == nil {
 		fmt.Fprintf(e.Output, "bench: InfluxDB %s (already running)\n", e.InfluxURL)
 		return e.InfluxURL, false, func() {}, nil
 	}
@@ -218,24 +217,6 @@ func (e Environment) influx(ctx context.Context) (string, bool, func(), error) {
 	}
 	fmt.Fprintf(e.Output, "bench: nothing answers at %s; throwaway influxd %s (removed at the end)\n", e.InfluxURL, srv.URL)
 	return srv.URL, true, srv.Stop, nil
-}
-
-func pingURL(ctx context.Context, base string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/ping", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("ping: HTTP %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // SyncWriter returns w made safe for concurrent writers (the child's
