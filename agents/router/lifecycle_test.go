@@ -185,3 +185,38 @@ func TestCustomPaths(t *testing.T) {
 		t.Errorf("joining an unknown realm: %v", err)
 	}
 }
+
+// TestStart: Start returns with the router listening, stop shuts it down
+// (the port stops answering); a router that cannot listen makes Start
+// return its error.
+func TestStart(t *testing.T) {
+	t.Parallel()
+	r, err := router.New(router.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := r.Start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	base := "http://" + r.Addr().String()
+	if st, _, _ := doHTTP(t, http.MethodGet, base+"/info", "", ""); st != http.StatusOK {
+		t.Errorf("GET /info after Start: %d", st)
+	}
+
+	busy, err := router.New(router.Config{Listen: r.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stopBusy, err := busy.Start(); err == nil {
+		stopBusy()
+		t.Error("Start on a port in use succeeded")
+	}
+
+	stop()
+	resp, err := http.Get(base + "/info")
+	if err == nil {
+		resp.Body.Close()
+		t.Errorf("the router still answers after stop: %d", resp.StatusCode)
+	}
+}

@@ -109,6 +109,26 @@ func (r *Router) Realm() string { return r.cfg.Realm }
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats { return r.counters.snapshot() }
 
+// Start runs r in the background and returns once it is listening, or
+// with the error that stopped it first. stop shuts r down and waits for
+// Run to return; nothing else stops it, so that the caller can stop it
+// after what depends on it (agents leave before their router goes).
+func (r *Router) Start() (stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.ready:
+		return func() { cancel(); <-done }, nil
+	case err := <-done:
+		cancel()
+		if err == nil {
+			err = errors.New("router: stopped before listening")
+		}
+		return nil, err
+	}
+}
+
 // Run serves until ctx is done, then shuts down: it stops accepting
 // connections, cancels calls in flight on the HTTP bridge, ends sessions
 // that have not finished joining, says GOODBYE to every session, closes

@@ -92,15 +92,11 @@ func (c *demoCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	// The router outlives the agents: it stops after they have left.
-	routerCtx, stopRouter := context.WithCancel(context.WithoutCancel(ctx))
-	routerDone := make(chan error, 1)
-	go func() { routerDone <- rt.Run(routerCtx) }()
-	defer func() { stopRouter(); <-routerDone }()
-	select {
-	case <-rt.Ready():
-	case err := <-routerDone:
+	stopRouter, err := rt.Start()
+	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
+	defer stopRouter()
 	fmt.Fprintf(out, "router:   %s (WebSocket), %s (HTTP bridge)\n", rt.WSURL(), rt.CallURL())
 
 	agentCtx, stopAgents := context.WithCancel(context.WithoutCancel(ctx))

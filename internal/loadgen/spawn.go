@@ -92,15 +92,11 @@ func (e Environment) Run(ctx context.Context, fn func(ctx context.Context, t Tar
 	if err != nil {
 		return fmt.Errorf("spawn router: %w", err)
 	}
-	routerCtx, stopRouter := context.WithCancel(context.WithoutCancel(ctx))
-	routerDone := make(chan error, 1)
-	go func() { routerDone <- rt.Run(routerCtx) }()
-	defer func() { stopRouter(); <-routerDone }()
-	select {
-	case <-rt.Ready():
-	case err := <-routerDone:
+	stopRouter, err := rt.Start()
+	if err != nil {
 		return fmt.Errorf("spawn router: %w", err)
 	}
+	defer stopRouter()
 	fmt.Fprintf(e.Output, "bench: router %s (embedded)\n", rt.WSURL())
 
 	dir, err := os.MkdirTemp("", "ocsflux-bench-")
