@@ -26,6 +26,18 @@ type delivery struct {
 	failed bool         // a retryable failure stopped the delivery
 	fail   Outcome      // that failure
 	rest   []span       // lines neither stored nor dead-lettered (ascending)
+	ok     int          // write requests InfluxDB accepted (fully or partly)
+	okAt   time.Time    // when the last of them completed
+}
+
+// requestsLocked counts d's accepted write requests in the stats, in the
+// same locked section as the lines they stored, so that Stats never shows
+// a request without its points.
+func (p *Publisher) requestsLocked(d *delivery) {
+	p.st.batches += uint64(d.ok)
+	if d.ok > 0 {
+		p.st.lastWrite = d.okAt
+	}
 }
 
 // progress reports whether some lines were resolved before a failure.
@@ -67,6 +79,10 @@ func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) deliver
 		}
 		o := p.post(ctx, buf[lineStart(ends, sp.lo):ends[sp.hi-1]])
 		requests++
+		if o.Action == ActionOK || o.Action == ActionDropped {
+			d.ok++
+			d.okAt = time.Now()
+		}
 		if o.Action == ActionCreateDatabase && !created {
 			created = true
 			co := p.http.createDatabase(ctx, p.cfg.Database)
@@ -160,10 +176,6 @@ func (p *Publisher) post(ctx context.Context, lines []byte) Outcome {
 	p.mu.Lock()
 	p.st.bytesSent += uint64(len(body))
 	p.st.lastLatency = end.Sub(start)
-	if o.Action == ActionOK || o.Action == ActionDropped {
-		p.st.batches++
-		p.st.lastWrite = end
-	}
 	p.mu.Unlock()
 	return o
 }

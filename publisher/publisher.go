@@ -395,6 +395,7 @@ func (p *Publisher) sendLive(ctx context.Context, b *batch) bool {
 	p.busyBytes -= len(b.buf)
 	p.inflightSince = time.Time{}
 	conflicts := p.deadLetteredLocked(d.dead, now)
+	p.requestsLocked(&d)
 	if !d.failed {
 		p.writtenLocked(b, &d, now)
 	} else {

@@ -38,6 +38,7 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 		p.replayNext = start.Add(time.Duration(float64(len(b.Lines)) / float64(p.cfg.ReplayBytesPerSecond) * float64(time.Second)))
 		p.mu.Lock()
 		conflicts := p.deadLetteredLocked(d.dead, now)
+		p.requestsLocked(&d)
 		p.st.replayedLocked(d.stored, now)
 		p.succeededLocked()
 		p.mu.Unlock()
@@ -62,6 +63,7 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 	}
 	p.mu.Lock()
 	conflicts := p.deadLetteredLocked(d.dead, now)
+	p.requestsLocked(&d)
 	if d.stored > 0 {
 		p.st.replayedLocked(d.stored, now)
 	}
