@@ -70,10 +70,6 @@ func (c *Compressor) buildTables() {
 		c.stats = prior
 		c.period = firstPeriod
 	} else {
-		for p, n := range c.pairs {
-			c.lit['0'+p/10] += n
-			c.lit['0'+p%10] += n
-		}
 		for i := range c.stats {
 			var n uint32
 			if i < numLitLen {
@@ -88,7 +84,6 @@ func (c *Compressor) buildTables() {
 	c.hasTables = true
 	c.since = 0
 	clear(c.lit[:])
-	clear(c.pairs[:])
 	clear(c.dist[:])
 
 	// Every symbol gets a code, so that any byte and any reference can be
@@ -106,22 +101,24 @@ func (c *Compressor) buildTables() {
 	for b := range 256 {
 		c.litCode[b] = entry(b)
 	}
-	for p := range 100 {
-		a, b := c.litCode['0'+p/10], c.litCode['0'+p%10]
-		c.pairCode[p] = ((a>>8)|(b>>8)<<(a&0xff))<<8 | (a&0xff + b&0xff)
-	}
-	c.quadCode = c.quadCode[:0]
-	if maxDigit := slices.Max(c.lens['0' : '9'+1]); 4*int(maxDigit) <= 56 {
-		c.quadCode = slices.Grow(c.quadCode, 10000)[:10000]
-		for p := range 100 {
-			a := c.pairCode[p]
-			for q := range 100 {
-				b := c.pairCode[q]
-				c.quadCode[p*100+q] = ((a>>8)|(b>>8)<<(a&0xff))<<8 | (a&0xff + b&0xff)
-			}
+	c.quadCode, c.fastDigits = nil, false
+	if maxDigit := int(slices.Max(c.lens['0' : '9'+1])); 4*maxDigit <= 56 {
+		d := &c.digitCode
+		d[0] = 0 // no digits: no bits
+		for x := range 10 {
+			d[digitBase[1]+x] = c.litCode['0'+x]
 		}
-	} else {
-		c.quadCode = nil
+		for x := range 100 {
+			d[digitBase[2]+x] = join(d[digitBase[1]+x/10], d[digitBase[1]+x%10])
+		}
+		for x := range 1000 {
+			d[digitBase[3]+x] = join(d[digitBase[2]+x/10], d[digitBase[1]+x%10])
+		}
+		for x := range 10000 {
+			d[digitBase[4]+x] = join(d[digitBase[2]+x/100], d[digitBase[2]+x%100])
+		}
+		c.quadCode = d[digitBase[4]:]
+		c.fastDigits = 8*maxDigit+int(slices.Max(c.lens[:256])) <= 56
 	}
 	for l := minMatch; l <= maxMatch; l++ {
 		lc := int(lengthCode[l-minMatch])
@@ -133,6 +130,12 @@ func (c *Compressor) buildTables() {
 		c.distSym[d] = entry(numLitLen + d)
 	}
 	c.eobCode = entry(endOfBlock)
+}
+
+// join is the code table entry (see Compressor) of entry a followed by
+// entry b; their lengths must add up to at most 56 bits.
+func join(a, b uint64) uint64 {
+	return ((a>>8)|(b>>8)<<(a&0xff))<<8 | (a&0xff + b&0xff)
 }
 
 // writeHeader writes BFINAL=0, BTYPE=10 and the code lengths of the block,

@@ -3,8 +3,6 @@ package lpgzip
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
-	"math/bits"
 )
 
 // Tuning. The Huffman tables are built from the symbol counts of the data
@@ -33,25 +31,28 @@ type Compressor struct {
 	counting  bool // counting symbols (since < sampleBytes)
 
 	// Counts of the current period.
-	lit   [numLitLen]uint32
-	pairs [100]uint32 // digit pairs, counted once per pair
-	dist  [numDist]uint32
+	lit  [numLitLen]uint32
+	dist [numDist]uint32
 
-	// Codes of the current block: bits in the low 32 bits shifted left
-	// by 8, length in the low 8 bits.
-	litCode  [256]uint64
-	pairCode [100]uint64
-	quadCode []uint64             // 10000 four-digit runs; nil when too long to emit at once
-	lenCode  [maxMatch + 1]uint64 // length symbol + extra bits, by length
-	distSym  [numDist]uint64      // distance symbol only; extra bits added
-	eobCode  uint64
+	// Codes of the current block: the bits shifted left by 8, their
+	// number (at most 56) in the low 8 bits.
+	litCode   [256]uint64
+	digitCode [11111]uint64 // groups of 0-4 digits (see digitBase); with quadCode
+	quadCode  []uint64      // digitCode's four-digit groups; nil when too long to emit at once
+	// fastDigits: two groups of four digits and any literal fit in one
+	// code of at most 56 bits (compressSegments, litRun).
+	fastDigits bool
+	lenCode    [maxMatch + 1]uint64 // length symbol + extra bits, by length
+	distSym    [numDist]uint64      // distance symbol only; extra bits added
+	eobCode    uint64
 
 	lens    [numLitLen + numDist]uint8
 	codes   [numLitLen + numDist]uint16
 	freq    [numLitLen + numDist]uint32
 	scratch huffScratch
 
-	series [seriesSlots]int32 // start+1 of the last line of a series, by hash
+	series [seriesSlots]int32     // start+1 of the last line of a series, by hash
+	refs   [seriesSlots]layoutRef // the same for AppendLayout
 
 	w bitWriter
 }
@@ -68,22 +69,13 @@ var sep = func() (t [256]bool) {
 // Append appends to dst one gzip member holding src and returns the
 // extended slice.
 func (c *Compressor) Append(dst, src []byte) []byte {
-	// Header: magic, CM=8 (deflate), no flags, no mtime, no extra flags,
-	// OS unknown (255).
-	dst = append(dst, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255)
-	c.w.reset(dst)
+	c.begin(dst)
 	clear(c.series[:])
-	if !c.hasTables {
-		c.buildTables()
-	}
-	c.w.grow(headerBytes)
-	c.writeHeader()
 	prevStart := -1
 	for pos := 0; pos < len(src); {
 		end := pos + indexNewline(src[pos:]) + 1
 		line := src[pos:end]
-		c.w.grow(2*len(line) + 16) // a literal takes at most 15 bits
-		c.counting = c.since < sampleBytes
+		c.beginLine(line)
 		if ref := c.reference(src, pos, line, prevStart); ref >= 0 {
 			c.compressLine(line, src[ref:], pos-ref)
 		} else {
@@ -91,27 +83,41 @@ func (c *Compressor) Append(dst, src []byte) []byte {
 		}
 		prevStart = pos
 		pos = end
-		c.since += len(line)
-		if c.since >= c.period && pos < len(src) {
-			c.w.code(c.eobCode)
-			c.buildTables()
-			c.w.grow(headerBytes)
-			c.writeHeader()
-		}
+		c.endLine(line, pos < len(src))
 	}
-	c.w.grow(16)
-	c.w.code(c.eobCode)
-	// An empty final block with fixed codes: BFINAL=1, BTYPE=01, then the
-	// end-of-block code (seven zero bits).
-	c.w.bits(1|1<<1, 3)
-	c.w.bits(0, 7)
-	dst = c.w.finish()
-	c.w = bitWriter{}
+	return c.finish(src)
+}
 
-	var trailer [8]byte
-	binary.LittleEndian.PutUint32(trailer[:4], crc32.ChecksumIEEE(src))
-	binary.LittleEndian.PutUint32(trailer[4:], uint32(len(src)))
-	return append(dst, trailer[:]...)
+// begin starts a gzip member after dst and its first block.
+func (c *Compressor) begin(dst []byte) {
+	// Header: magic, CM=8 (deflate), no flags, no mtime, no extra flags,
+	// OS unknown (255).
+	dst = append(dst, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255)
+	c.w.reset(dst)
+	if !c.hasTables {
+		c.buildTables()
+	}
+	c.w.grow(headerBytes)
+	c.writeHeader()
+}
+
+// beginLine makes room for the codes of line and decides whether its
+// symbols are counted.
+func (c *Compressor) beginLine(line []byte) {
+	c.w.grow(2*len(line) + 16) // a literal takes at most 15 bits
+	c.counting = c.since < sampleBytes
+}
+
+// endLine accounts for line, coded, and starts a block with new tables at
+// the end of a period if more input follows.
+func (c *Compressor) endLine(line []byte, more bool) {
+	c.since += len(line)
+	if c.since >= c.period && more {
+		c.w.code(c.eobCode)
+		c.buildTables()
+		c.w.grow(headerBytes)
+		c.writeHeader()
+	}
 }
 
 // indexNewline is the index of the first '\n' in b, or len(b)-1 when there
@@ -132,7 +138,7 @@ func (c *Compressor) reference(src []byte, pos int, line []byte, prevStart int) 
 	if i := bytes.IndexByte(line, ' '); i >= 0 {
 		key = line[:i]
 	}
-	h := seriesHash(key)
+	h := uint8(seriesHash(key) >> 56)
 	ref := int(c.series[h]) - 1
 	c.series[h] = int32(pos + 1)
 	if ref >= 0 && ref < pos && pos-ref+len(line) <= windowSize {
@@ -144,16 +150,20 @@ func (c *Compressor) reference(src []byte, pos int, line []byte, prevStart int) 
 	return -1
 }
 
-func seriesHash(key []byte) uint8 {
+// seriesHash hashes every byte of a series key (keys often differ in one
+// character in the middle: fake-data1, fake-data2). Its top byte picks a
+// series slot.
+func seriesHash(key []byte) uint64 {
+	const m = 0x9e3779b97f4a7c15
 	h := uint64(len(key))
-	if len(key) >= 8 {
-		h ^= binary.LittleEndian.Uint64(key)
-		h ^= bits.RotateLeft64(binary.LittleEndian.Uint64(key[len(key)-8:]), 31)
-	} else {
-		for _, ch := range key {
-			h = h<<8 | uint64(ch)
-		}
+	for len(key) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(key)) * m
+		h ^= h >> 29
+		key = key[8:]
 	}
-	h *= 0x9e3779b97f4a7c15
-	return uint8(h >> 56)
+	var tail uint64
+	for i, ch := range key {
+		tail |= uint64(ch) << (8 * i)
+	}
+	return (h ^ tail) * m
 }

@@ -34,6 +34,13 @@ func gunzip(t testing.TB, z []byte) []byte {
 func roundTrip(t testing.TB, c *lpgzip.Compressor, src []byte) []byte {
 	t.Helper()
 	z := c.Append(nil, src)
+	checkRoundTrip(t, z, src)
+	return z
+}
+
+// checkRoundTrip fails t unless z decompresses to src.
+func checkRoundTrip(t testing.TB, z, src []byte) {
+	t.Helper()
 	if got := gunzip(t, z); !bytes.Equal(got, src) {
 		i := 0
 		for i < len(got) && i < len(src) && got[i] == src[i] {
@@ -41,7 +48,6 @@ func roundTrip(t testing.TB, c *lpgzip.Compressor, src []byte) []byte {
 		}
 		t.Fatalf("round trip of %d bytes gave %d bytes, first difference at %d", len(src), len(got), i)
 	}
-	return z
 }
 
 // lineProtocol builds n lines of float fields over the given series, in

@@ -9,8 +9,15 @@
 // The Compressor therefore compares each line with the previous line of
 // the same series, emits a back-reference for every run they share and
 // literals for the rest, and codes both with Huffman tables built from the
-// statistics of the data compressed before (dynamic DEFLATE blocks). Pairs
-// of decimal digits are coded with one table lookup.
+// statistics of the data compressed before (dynamic DEFLATE blocks).
+// Groups of up to four decimal digits are coded with one table lookup.
+//
+// Append finds the fields of a line by looking for separators. A writer
+// that knows where its lines and field values end (the publisher's
+// encoder) passes that Layout to AppendLayout, which compares each line
+// with the last one of its series field by field, without searching, and
+// codes the digits of a value in one or two steps: about 1.4 times as fast
+// on lines of float fields, with the same output size.
 //
 // The output is standard gzip that any decoder reads, and it decompresses
 // to exactly the input for any input bytes: every back-reference is checked

@@ -149,7 +149,7 @@ func (c *Compressor) lits(b []byte) {
 			e = quads[(y&0xff)*100+y>>16]
 			b = b[4:]
 		case len(b) >= 2 && b[0]-'0' < 10 && b[1]-'0' < 10:
-			e = c.pairCode[int(b[0]-'0')*10+int(b[1]-'0')]
+			e = c.digitCode[digitBase[2]+int(b[0]-'0')*10+int(b[1]-'0')]
 			b = b[2:]
 		default:
 			e = c.litCode[b[0]]

@@ -1,0 +1,311 @@
+package lpgzip
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"math/bits"
+)
+
+// Layout tells the Compressor where the lines of its input and the fields
+// of each line end, as the encoder that wrote them knows: with it the
+// Compressor aligns a line with its reference field by field instead of
+// searching the text for separators (AppendLayout).
+//
+// A line is cut into segments at the end of each field value: the first
+// segment is the series key, the space and the first field; each later one
+// a field with its leading comma; the last one the space, the timestamp and
+// the newline. For
+//
+//	m,feed=f a=1.5,b=2i 1700000000000000000\n
+//
+// the cuts are after "1.5" and after "2i".
+type Layout struct {
+	// Ends are the end offsets of the lines in the input (one past their
+	// '\n'), increasing; the last one is the input's length.
+	Ends []int
+	// Cuts are the offsets at which the field values of the lines end,
+	// increasing, each strictly inside its line (after its start, before
+	// its end).
+	Cuts []uint32
+}
+
+// valid reports whether l describes an input of n bytes.
+func (l *Layout) valid(n int) bool {
+	if len(l.Ends) == 0 || l.Ends[len(l.Ends)-1] != n || n >= 1<<31 {
+		return false
+	}
+	ci, start := 0, 0
+	for _, end := range l.Ends {
+		if end <= start {
+			return false
+		}
+		prev := start
+		for ci < len(l.Cuts) && int(l.Cuts[ci]) < end {
+			if int(l.Cuts[ci]) <= prev {
+				return false
+			}
+			prev = int(l.Cuts[ci])
+			ci++
+		}
+		start = end
+	}
+	return ci == len(l.Cuts)
+}
+
+// layoutRef is the last line of a series, for AppendLayout.
+type layoutRef struct {
+	start, end int32  // the line, src[start:end]; end is 0 for none
+	cut, ncut  int32  // its cuts, Layout.Cuts[cut:cut+ncut]
+	hash       uint64 // of its series key
+}
+
+// AppendLayout is Append for an input whose Layout is known. The output is
+// as standard and as exact as Append's; the layout only guides the choice
+// of references, and every reference is still checked byte for byte. When
+// the layout does not describe src (see Layout), AppendLayout compresses as
+// Append does.
+//
+// Each line is compared with the last line of its series. When that has as
+// many fields, segment by segment: the segment's common prefix with the
+// reference's same segment (the field key and the leading digits of the
+// value, or the leading digits of the timestamp) becomes a back-reference
+// and the rest literals. This costs a fraction of Append's scan for
+// separators and compresses as well. Other lines are compressed as Append
+// does.
+func (c *Compressor) AppendLayout(dst, src []byte, l Layout) []byte {
+	if !l.valid(len(src)) {
+		return c.Append(dst, src)
+	}
+	c.begin(dst)
+	clear(c.refs[:])
+	prevStart := -1
+	ci := 0
+	start := 0
+	for _, end := range l.Ends {
+		line := src[start:end]
+		cut := ci
+		for ci < len(l.Cuts) && int(l.Cuts[ci]) < end {
+			ci++
+		}
+		cuts := l.Cuts[cut:ci]
+		c.beginLine(line)
+
+		key := line
+		if i := bytes.IndexByte(line, ' '); i >= 0 {
+			key = line[:i]
+		}
+		h := seriesHash(key)
+		slot := &c.refs[h>>56]
+		ref := *slot
+		*slot = layoutRef{start: int32(start), end: int32(end), cut: int32(cut), ncut: int32(len(cuts)), hash: h}
+		inWindow := ref.end > 0 && end-int(ref.start) <= windowSize
+		switch {
+		case inWindow && ref.hash == h && int(ref.ncut) == len(cuts):
+			c.compressSegments(src, start, end, cuts, int(ref.start), int(ref.end), l.Cuts[ref.cut:ref.cut+ref.ncut])
+		case inWindow:
+			// Another series, or other fields: compare as Append does.
+			c.compressLine(line, src[ref.start:], start-int(ref.start))
+		case prevStart >= 0 && end-prevStart <= windowSize:
+			c.compressLine(line, src[prevStart:], start-prevStart)
+		default:
+			c.literals(line)
+		}
+		prevStart = start
+		start = end
+		c.endLine(line, start < len(src))
+	}
+	return c.finish(src)
+}
+
+// compressSegments emits the line src[start:end], cut at cuts, against the
+// reference line src[rstart:rend] cut at rcuts (as many cuts). Segment by
+// segment, their common prefix is a back-reference (merged with the
+// previous one when that covered its whole segment at the same distance)
+// and the rest of the segment literals.
+//
+// It keeps the bit writer's state in locals and codes the common cases
+// itself: a back-reference of at most maxMatch bytes as one code of at
+// most 48 bits, and a run of at most 16 digits (the rest of a float or of
+// a timestamp after the common prefix) as groups of at most four digits,
+// each with one lookup in digitCode, joined into one code per eight
+// digits. Other runs go to litRun.
+func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32, rstart, rend int, rcuts []uint32) {
+	rcuts = rcuts[:len(cuts)] // as many (checked by the caller)
+	w := &c.w
+	acc, nb, out, o := w.acc, w.n, w.out, w.o
+	digits := &c.digitCode
+	fast := c.fastDigits
+	pendN, pendD := 0, 0 // a back-reference not emitted yet
+	a, ra := start, rstart
+	for s := 0; s <= len(cuts); s++ {
+		b, rb := end, rend
+		if s < len(cuts) {
+			b, rb = int(cuts[s]), int(rcuts[s])
+		}
+		n := commonPrefix(src[a:b], src[ra:rb])
+		switch {
+		case pendN > 0 && a-ra == pendD:
+			pendN += n // n may be 0
+		case n >= minRef:
+			if pendN > 0 {
+				acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
+			}
+			pendN, pendD = n, a-ra
+		default:
+			n = 0
+		}
+		i := a + n
+		a, ra = b, rb
+		if i == b {
+			continue
+		}
+		if pendN > 0 {
+			acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
+			pendN = 0
+		}
+		if c.counting {
+			for _, ch := range src[i:b] {
+				c.lit[ch]++
+			}
+		}
+		if l := b - i; fast && l <= 8 && i+8 <= len(src) {
+			x := binary.LittleEndian.Uint64(src[i:])
+			if nonDigits(x)&lowBytes(l) == 0 {
+				k := min(l, 4)
+				acc, nb, o = put(out, acc, nb, o, join(digits[digitIndex(uint32(x), k)], digits[digitIndex(uint32(x>>32), l-k)]))
+				continue
+			}
+		} else if fast && l <= 16 && i+16 <= len(src) {
+			x0 := binary.LittleEndian.Uint64(src[i:])
+			x1 := binary.LittleEndian.Uint64(src[i+8:])
+			k := l - 8
+			if nonDigits(x0)|nonDigits(x1)&lowBytes(k) == 0 {
+				k1 := min(k, 4)
+				acc, nb, o = put(out, acc, nb, o, join(digits[digitBase[4]+digitValue(uint32(x0))], digits[digitBase[4]+digitValue(uint32(x0>>32))]))
+				acc, nb, o = put(out, acc, nb, o, join(digits[digitIndex(uint32(x1), k1)], digits[digitIndex(uint32(x1>>32), k-k1)]))
+				continue
+			}
+		}
+		w.acc, w.n, w.o = acc, nb, o
+		c.litRun(src, i, b)
+		acc, nb, out, o = w.acc, w.n, w.out, w.o
+	}
+	if pendN > 0 {
+		acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
+	}
+	w.acc, w.n, w.o = acc, nb, o
+}
+
+// putRef is put for a back-reference of n ≥ minMatch bytes at distance
+// d: length and distance as one code (at most 48 bits) when n ≤ maxMatch,
+// else through match. It counts the symbols when counting.
+func (c *Compressor) putRef(out []byte, acc uint64, nb uint, o int, n, d int) (uint64, uint, int) {
+	if n > maxMatch {
+		w := &c.w
+		w.acc, w.n, w.o = acc, nb, o
+		c.match(n, d)
+		return w.acc, w.n, w.o
+	}
+	dc := distCode(d)
+	if c.counting {
+		c.lit[endOfBlock+1+int(lengthCode[n-minMatch])]++
+		c.dist[dc]++
+	}
+	ds := c.distSym[dc]
+	dl := ds & 0xff
+	dist := ds>>8 | uint64(d-int(distBase[dc]))<<dl
+	l := c.lenCode[n]
+	return put(out, acc, nb, o, (l>>8|dist<<(l&0xff))<<8|(l&0xff+dl+uint64(distExtra[dc])))
+}
+
+// litRun emits src[i:e] as literals, eight bytes at a time: the digits
+// they start with, as two groups of at most four digits coded with one
+// lookup each in digitCode, then the byte after the digits if it is in
+// the word and the run, the three joined into one code. It does not count
+// them.
+func (c *Compressor) litRun(src []byte, i, e int) {
+	if !c.fastDigits {
+		c.codeLits(src[i:e])
+		return
+	}
+	w := &c.w
+	acc, n, out, o := w.acc, w.n, w.out, w.o
+	digits := &c.digitCode
+	for i < e && i+8 <= len(src) {
+		x := binary.LittleEndian.Uint64(src[i:])
+		rem := e - i
+		nd := min(bits.TrailingZeros64(nonDigits(x))>>3, rem)
+		k1 := min(nd, 4)
+		e1 := digits[digitIndex(uint32(x), k1)]
+		e2 := digits[digitIndex(uint32(x>>32), nd-k1)]
+		more := 0
+		if nd < rem && nd < 8 {
+			more = 1
+		}
+		e3 := c.litCode[byte(x>>(8*uint(nd&7)))] & -uint64(more)
+		acc, n, o = put(out, acc, n, o, join(join(e1, e2), e3))
+		i += nd + more
+	}
+	w.acc, w.n, w.o = acc, n, o
+	c.codeLits(src[i:e])
+}
+
+// codeLits emits b byte by byte, without counting.
+func (c *Compressor) codeLits(b []byte) {
+	for _, ch := range b {
+		c.w.code(c.litCode[ch])
+	}
+}
+
+// lowBytes is a mask of the low k ≤ 8 bytes of a word.
+func lowBytes(k int) uint64 { return ^uint64(0) >> (64 - 8*uint(k)) }
+
+// digitValue is the value of the four ASCII digits of x (the first in the
+// lowest byte).
+func digitValue(x uint32) int {
+	y := x & 0x0f0f0f0f
+	y = (y*10 + y>>8) & 0x00ff00ff
+	return int((y&0xff)*100 + y>>16)
+}
+
+// digitIndex is the index in Compressor.digitCode of the k ≤ 4 ASCII
+// digits in the low bytes of x (the first in the lowest): they are read as
+// the last k digits of a four-digit number 0..0d..d.
+func digitIndex(x uint32, k int) int {
+	y := (x & 0x0f0f0f0f) << (32 - 8*uint(k))
+	y = (y*10 + y>>8) & 0x00ff00ff
+	return digitBase[k] + int((y&0xff)*100+y>>16)
+}
+
+// digitBase is where the codes of groups of 0, 1, 2, 3 and 4 digits start
+// in Compressor.digitCode: 111...1, k ones (the empty group is entry 0,
+// which has no bits).
+var digitBase = [5]int{0, 1, 11, 111, 1111}
+
+// nonDigits sets the high bit of each byte of x that is not an ASCII
+// digit.
+func nonDigits(x uint64) uint64 {
+	const lo7, hi = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	v := x ^ 0x3030303030303030 // a digit byte becomes 0-9
+	// 10 or more sets the high bit (no carry between bytes: at most
+	// 0x7f + 0x76).
+	return ((v & lo7) + 0x7676767676767676 | v) & hi
+}
+
+// finish ends the last block and the gzip member of src.
+func (c *Compressor) finish(src []byte) []byte {
+	c.w.grow(16)
+	c.w.code(c.eobCode)
+	// An empty final block with fixed codes: BFINAL=1, BTYPE=01, then the
+	// end-of-block code (seven zero bits).
+	c.w.bits(1|1<<1, 3)
+	c.w.bits(0, 7)
+	dst := c.w.finish()
+	c.w = bitWriter{}
+
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], crc32.ChecksumIEEE(src))
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(len(src)))
+	return append(dst, trailer[:]...)
+}
