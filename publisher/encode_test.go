@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,6 +307,18 @@ func TestEncoderNoAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per 100-point message, want 0", proto, n)
 		}
 	}
+	var cuts []uint32
+	encodeCuts := func() {
+		enc.Reset(m)
+		buf, cuts = buf[:0], cuts[:0]
+		for more := true; more; {
+			buf, cuts, more = enc.NextCuts(buf, cuts)
+		}
+	}
+	encodeCuts()
+	if n := testing.AllocsPerRun(20, encodeCuts); n != 0 {
+		t.Errorf("NextCuts: %v allocations per 100-point message, want 0", n)
+	}
 }
 
 // TestRecordable checks the feed filter: record must be true and
@@ -372,8 +385,12 @@ func TestGoldenThroughFeedsDecoder(t *testing.T) {
 // reports: each value left out of a written or empty point, each point
 // without time or fields, and for a field key "time" all its block's
 // samples.
-func refLines(m *feeds.Message) (string, uint64) {
+//
+// It also returns where each field value ends, offsets in the text (an
+// lpgzip.Layout's cuts).
+func refLines(m *feeds.Message) (string, []uint32, uint64) {
 	var rejected uint64
+	var cuts []uint32
 	esc := func(s, special string) string {
 		var b strings.Builder
 		for _, r := range s {
@@ -430,11 +447,18 @@ func refLines(m *feeds.Message) (string, uint64) {
 				rejected++
 				continue
 			}
-			fmt.Fprintf(&out, "%s,feed=%s %s %d\n", esc(m.Info.AgentAddress, ", "), esc(m.Info.FeedName, ",= "),
-				strings.Join(fields, ","), int64(p))
+			fmt.Fprintf(&out, "%s,feed=%s ", esc(m.Info.AgentAddress, ", "), esc(m.Info.FeedName, ",= "))
+			for i, f := range fields {
+				if i > 0 {
+					out.WriteByte(',')
+				}
+				out.WriteString(f)
+				cuts = append(cuts, uint32(out.Len()))
+			}
+			fmt.Fprintf(&out, " %d\n", int64(p))
 		}
 	}
-	return out.String(), rejected
+	return out.String(), cuts, rejected
 }
 
 // randomMessage builds a message of random blocks, names with characters
@@ -514,14 +538,16 @@ func randomMessage(rng *rand.Rand) *feeds.Message {
 
 // TestEncoderMatchesReference compares the encoder, line protocol, with
 // the plain reference encoder on random messages, and checks that every
-// value and point left out was reported.
+// value and point left out was reported, and that NextCuts writes the same
+// lines and records where each field value ends.
 func TestEncoderMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	var enc publisher.Encoder
 	var buf []byte
+	var cuts []uint32
 	for i := range 20000 {
 		m := randomMessage(rng)
-		want, wantRejected := refLines(m)
+		want, wantCuts, wantRejected := refLines(m)
 		var rejected uint64
 		enc.OnReject = func(r publisher.Reject) { rejected += r.Count }
 		var n int
@@ -534,6 +560,16 @@ func TestEncoderMatchesReference(t *testing.T) {
 		}
 		if rejected != wantRejected {
 			t.Errorf("message %d %+v: %d rejections reported, want %d", i, m, rejected, wantRejected)
+		}
+
+		enc.OnReject = nil
+		enc.Reset(m)
+		buf, cuts = buf[:0], cuts[:0]
+		for more := true; more; {
+			buf, cuts, more = enc.NextCuts(buf, cuts)
+		}
+		if string(buf) != want || !slices.Equal(cuts, wantCuts) {
+			t.Fatalf("message %d %+v: NextCuts\n got: %q %v\nwant: %q %v", i, m, buf, cuts, want, wantCuts)
 		}
 	}
 }
