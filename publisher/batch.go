@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // batch is line protocol for one /write request: whole lines, each ending
@@ -11,6 +12,7 @@ import (
 type batch struct {
 	buf   []byte
 	ends  []int       // end offset in buf of every line
+	cuts  []uint32    // end offset in buf of every field value (layout), or nil
 	first time.Time   // when the first line was added
 	feeds []feedCount // the feeds with lines in this batch
 	seq   uint64      // identifies the batch for feedStat.batchSeq
@@ -23,6 +25,19 @@ type feedCount struct {
 }
 
 func (b *batch) points() int { return len(b.ends) }
+
+// size is the memory b's data takes, as counted in pendingBytes: the line
+// protocol and its layout.
+func (b *batch) size() int { return len(b.buf) + 4*len(b.cuts) }
+
+// layout is b's lpgzip.Layout, for the line-protocol compressor; its Ends
+// are nil when b has no layout.
+func (b *batch) layout() lpgzip.Layout {
+	if len(b.cuts) == 0 {
+		return lpgzip.Layout{}
+	}
+	return lpgzip.Layout{Ends: b.ends, Cuts: b.cuts}
+}
 
 // addLine records that a line ending at len(b.buf) belongs to fs.
 func (b *batch) addLine(fs *feedStat) {
@@ -58,7 +73,7 @@ func (p *Publisher) recycleLocked(b *batch) {
 	if len(p.free) >= maxFreeBatches || cap(b.buf) > 2*p.cfg.BatchBytes {
 		return
 	}
-	b.buf, b.ends = b.buf[:0], b.ends[:0]
+	b.buf, b.ends, b.cuts = b.buf[:0], b.ends[:0], b.cuts[:0]
 	clear(b.feeds)
 	b.feeds = b.feeds[:0]
 	p.free = append(p.free, b)
@@ -124,9 +139,13 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 			p.open = p.newBatchLocked(now)
 		}
 		b := p.open
-		before := len(b.buf)
+		before, size := len(b.buf), b.size()
 		var more bool
-		b.buf, more = p.enc.Next(b.buf)
+		if p.layout {
+			b.buf, b.cuts, more = p.enc.NextCuts(b.buf, b.cuts)
+		} else {
+			b.buf, more = p.enc.Next(b.buf)
+		}
 		if !more {
 			break
 		}
@@ -139,7 +158,7 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 			signal = true // the spooler times the open batch
 		}
 		b.addLine(fs)
-		p.pendingBytes += len(b.buf) - before
+		p.pendingBytes += b.size() - size
 		p.pendingPoints++
 		if b.points() >= p.cfg.BatchPoints || len(b.buf) >= p.cfg.BatchBytes {
 			p.sealLocked()

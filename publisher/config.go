@@ -69,7 +69,9 @@ type Config struct {
 	// (While a write is in flight, data gathers for the next one.)
 	BatchWait time.Duration
 	// MaxPendingBytes (default 64 MiB) bounds the encoded data held in
-	// memory, waiting, being written or kept for retry. With a spool, the
+	// memory, waiting, being written or kept for retry: the line protocol,
+	// and with the line-protocol compressor its layout (4 bytes per field
+	// value). With a spool, the
 	// oldest waiting batches go to the spool once more than half of it is
 	// waiting. When it is reached (without a spool, or when the spool
 	// cannot keep up) new points are dropped and counted

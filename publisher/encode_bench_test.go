@@ -125,23 +125,49 @@ func BenchmarkEncodeGzip(b *testing.B) {
 			b.ReportMetric(float64(len(buf))/float64(out.Len()), "ratio")
 		})
 	}
-	// The publisher's compressor when --gzip is on, on the FakeDataAgent
-	// batch and on instrument-like readings (4 decimals, e.g. 12.3457:
-	// what agents that parse an instrument's text reply publish).
+	// The publisher's compressor when --gzip is on (lpgzip: the encoder
+	// records each line's layout, as the publisher does, and the
+	// compressor follows it), on the FakeDataAgent batch and on
+	// instrument-like readings (4 decimals, e.g. 12.3457: what agents that
+	// parse an instrument's text reply publish); and lpgzip-nolayout, the
+	// same compressor on text alone (what the publisher does for spooled
+	// batches and split requests).
 	for _, c := range []struct {
-		name string
-		m    *feeds.Message
-	}{{"lpgzip", m}, {"lpgzip-4decimals", instrumentMessage(5000, 10)}} {
+		name   string
+		m      *feeds.Message
+		layout bool
+	}{{"lpgzip", m, true}, {"lpgzip-4decimals", instrumentMessage(5000, 10), true}, {"lpgzip-nolayout", m, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			var enc publisher.Encoder
 			var z lpgzip.Compressor
-			buf, _ := enc.AppendMessage(nil, c.m)
-			out := z.Append(nil, buf)
+			var l lpgzip.Layout
+			var buf, out []byte
+			encode := func() {
+				buf, l.Ends, l.Cuts = buf[:0], l.Ends[:0], l.Cuts[:0]
+				enc.Reset(c.m)
+				for {
+					var more bool
+					if c.layout {
+						buf, l.Cuts, more = enc.NextCuts(buf, l.Cuts)
+					} else {
+						buf, more = enc.Next(buf)
+					}
+					if !more {
+						break
+					}
+					l.Ends = append(l.Ends, len(buf))
+				}
+				if c.layout {
+					out = z.AppendLayout(out[:0], buf, l)
+				} else {
+					out = z.Append(out[:0], buf)
+				}
+			}
+			encode()
 			b.SetBytes(int64(len(buf)))
 			b.ReportAllocs()
 			for b.Loop() {
-				buf, _ = enc.AppendMessage(buf[:0], c.m)
-				out = z.Append(out[:0], buf)
+				encode()
 			}
 			reportPoints(b, 5000)
 			b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")

@@ -54,11 +54,12 @@ type Publisher struct {
 
 	mu            sync.Mutex
 	enc           Encoder
+	layout        bool     // batches record their lpgzip layout (gzip with GzipLevel 0)
 	open          *batch   // batch being filled by Enqueue
 	queue         []*batch // sealed batches, oldest first; queue[0] is sent next
 	free          []*batch
 	batchSeq      uint64
-	pendingBytes  int // open, queue and busy batches
+	pendingBytes  int // open, queue and busy batches (batch.size)
 	pendingPoints int
 	busyBytes     int       // of batches being written or spooled
 	inflightSince time.Time // start of the live write in flight, zero if none
@@ -109,6 +110,7 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 		spoolWake:   make(chan struct{}, 1),
 		connectedCh: make(chan struct{}),
 		zw:          zw,
+		layout:      cfg.Gzip && zw == nil,
 		feeds:       make(map[feedKey]*feedStat),
 	}
 	p.st.rejected = make(map[Reason]uint64)
@@ -382,17 +384,17 @@ func (p *Publisher) popLocked() *batch {
 	copy(p.queue, p.queue[1:])
 	p.queue[len(p.queue)-1] = nil
 	p.queue = p.queue[:len(p.queue)-1]
-	p.busyBytes += len(b.buf)
+	p.busyBytes += b.size()
 	return b
 }
 
 // sendLive writes a batch taken from the queue; false if a retryable
 // failure left (some of) it unwritten: it is back at the queue's head.
 func (p *Publisher) sendLive(ctx context.Context, b *batch) bool {
-	d := p.deliver(ctx, b.buf, b.ends)
+	d := p.deliver(ctx, b.buf, b.ends, b.layout())
 	now := time.Now()
 	p.mu.Lock()
-	p.busyBytes -= len(b.buf)
+	p.busyBytes -= b.size()
 	p.inflightSince = time.Time{}
 	conflicts := p.deadLetteredLocked(d.dead, now)
 	p.requestsLocked(&d)
@@ -422,7 +424,7 @@ func (p *Publisher) writtenLocked(b *batch, d *delivery, now time.Time) {
 			fc.feed.lastWritten = now
 		}
 	}
-	p.pendingBytes -= len(b.buf)
+	p.pendingBytes -= b.size()
 	p.pendingPoints -= b.points()
 	p.recycleLocked(b)
 	p.succeededLocked()
@@ -444,7 +446,7 @@ func deadPerFeed(dls []DeadLetter) map[feedKey]int {
 // approximately.
 func (p *Publisher) keepLocked(b *batch, d *delivery) {
 	p.st.written += uint64(d.stored)
-	oldBytes, oldPoints := len(b.buf), b.points()
+	oldBytes, oldPoints := b.size(), b.points()
 	buf := make([]byte, 0, oldBytes)
 	ends := make([]int, 0, oldPoints)
 	for _, s := range d.rest {
@@ -455,10 +457,11 @@ func (p *Publisher) keepLocked(b *batch, d *delivery) {
 		}
 	}
 	b.buf, b.ends = buf, ends
+	b.cuts = nil // the compressor does without
 	for i := range b.feeds {
 		b.feeds[i].lines = b.feeds[i].lines * len(ends) / oldPoints
 	}
-	p.pendingBytes -= oldBytes - len(buf)
+	p.pendingBytes -= oldBytes - b.size()
 	p.pendingPoints -= oldPoints - len(ends)
 }
 
@@ -508,11 +511,16 @@ func backoff(attempt int, lo, hi, retryAfter time.Duration) time.Duration {
 	return max(d, min(retryAfter, MaxRetryAfter))
 }
 
-// compress gzips src into the publisher's reused buffer. The result is
-// valid until the next call.
-func (p *Publisher) compress(src []byte) []byte {
+// compress gzips src into the publisher's reused buffer, following l when
+// its Ends are set (see batch.layout). The result is valid until the next
+// call.
+func (p *Publisher) compress(src []byte, l lpgzip.Layout) []byte {
 	if p.zw == nil {
-		p.zout = p.lpz.Append(p.zout[:0], src)
+		if l.Ends != nil {
+			p.zout = p.lpz.AppendLayout(p.zout[:0], src, l)
+		} else {
+			p.zout = p.lpz.Append(p.zout[:0], src)
+		}
 		return p.zout
 	}
 	p.zbuf.Reset()
@@ -558,7 +566,7 @@ func (p *Publisher) finish() error {
 				p.rejectLocked(Reject{Reason: ReasonStopped, Agent: fc.feed.agent, Feed: fc.feed.feed, Count: uint64(fc.lines)})
 			}
 		}
-		p.pendingBytes -= len(b.buf)
+		p.pendingBytes -= b.size()
 		p.pendingPoints -= b.points()
 		p.recycleLocked(b)
 		p.mu.Unlock()

@@ -3,6 +3,8 @@ package publisher
 import (
 	"context"
 	"time"
+
+	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // replay writes the oldest spooled data: records merged up to BatchPoints
@@ -29,7 +31,7 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 		return
 	}
 	start := time.Now()
-	d := p.deliver(ctx, b.Lines, b.Ends)
+	d := p.deliver(ctx, b.Lines, b.Ends, lpgzip.Layout{}) // spooled batches have no layout
 	now := time.Now()
 	if !d.failed {
 		if err := sp.Ack(); err != nil {

@@ -112,10 +112,10 @@ func (p *Publisher) takeForSpool(now time.Time) (out []*batch, wait time.Duratio
 	}
 	waiting := p.pendingBytes - p.busyBytes
 	if p.open != nil {
-		waiting -= len(p.open.buf)
+		waiting -= p.open.size()
 	}
 	for len(p.queue) > 0 && waiting > p.cfg.MaxPendingBytes/2 {
-		waiting -= len(p.queue[0].buf)
+		waiting -= p.queue[0].size()
 		out = append(out, p.popLocked())
 	}
 	return out, wait
@@ -130,7 +130,7 @@ func (p *Publisher) spoolBatches(sp *Spool, batches []*batch) {
 		p.mu.Lock()
 		if err != nil {
 			for _, r := range batches[i:] {
-				p.busyBytes -= len(r.buf)
+				p.busyBytes -= r.size()
 			}
 			p.queue = slices.Insert(p.queue, 0, batches[i:]...)
 			first := !p.spoolBroken
@@ -143,8 +143,8 @@ func (p *Publisher) spoolBatches(sp *Spool, batches []*batch) {
 			p.signal()
 			return
 		}
-		p.busyBytes -= len(b.buf)
-		p.pendingBytes -= len(b.buf)
+		p.busyBytes -= b.size()
+		p.pendingBytes -= b.size()
 		p.pendingPoints -= b.points()
 		p.spooledLocked(b)
 		if p.spoolBroken {

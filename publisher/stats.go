@@ -31,7 +31,8 @@ type Stats struct {
 	// reasons count single values left out of written points.
 	Rejected map[Reason]uint64
 	// PendingPoints and PendingBytes are the data waiting to be written,
-	// including batches kept for retry.
+	// including batches kept for retry; PendingBytes is the memory they
+	// take, as bounded by Config.MaxPendingBytes.
 	PendingPoints int
 	PendingBytes  int
 

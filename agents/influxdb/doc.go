@@ -39,7 +39,7 @@
 //	last_updated          float  the Python key: Unix time of this update
 //	degraded_reason       string why InfluxDB is not accepting data; "" when it is
 //	points_received ... events_dropped   every StatsFields field, same values
-//	pending_bytes         int    bytes of line protocol waiting to be written
+//	pending_bytes         int    memory held by data waiting to be written (see publisher.Stats)
 //	last_write            float  Unix time of the last successful write, null if none
 //	rejected_by_reason    object reason → count (point reasons count points, field
 //	                             reasons count values left out of written points;
