@@ -222,81 +222,56 @@ func TestWriterAuthFailureAtStartup(t *testing.T) {
 
 // TestWriterSplit413: InfluxDB refusing large bodies makes the publisher
 // split batches until they fit; nothing is lost or duplicated. With gzip,
-// the halves are compressed without the batch's layout.
+// the halves are compressed without the batch's layout; and when the
+// second half then fails with a 500, only the unwritten lines are kept
+// (without the layout, which no longer fits them) and written on the
+// retry. The memory accounting returns to zero.
 func TestWriterSplit413(t *testing.T) {
-	for _, gz := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "gzip"}[gz], func(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		gz, fail bool
+	}{{"plain", false, false}, {"gzip", true, false}, {"gzip partial retry", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
 			f := newFake(t, false)
-			f.script(func(_ int, r request) reply {
-				if strings.Count(r.Body, "\n") > 3 {
+			failedAt := -1 // the write that failed with 500
+			f.script(func(i int, r request) reply {
+				n := strings.Count(r.Body, "\n")
+				switch {
+				case n > 5:
 					return reply{Status: 413, Body: "http: request body too large"}
+				case c.fail && failedAt < 0 && strings.Contains(r.Body, " 1795294690"): // the second half
+					failedAt = i
+					return reply{Status: 500, Body: "timeout"}
 				}
 				return reply{}
 			}, nil)
-			m := benchMessage(10, 2)
+			m := fakeDataMessage(10, 10)
 			var enc publisher.Encoder
 			want, _ := enc.AppendMessage(nil, m)
 			cfg := testConfig(f)
-			cfg.Gzip = gz
+			cfg.Gzip = c.gz
 			r := start(t, cfg)
 			r.Enqueue(m)
 			waitFor(t, "all points", func() bool { return r.Stats().Written == 10 })
+			reqs := f.writeRequests() // under the fake's lock, as failedAt was set
+			if c.fail != (failedAt >= 0) {
+				t.Fatalf("write %d failed with 500, want a failure: %v", failedAt, c.fail)
+			}
 			var stored strings.Builder
-			for _, w := range f.writeRequests() {
-				if strings.Count(w.Body, "\n") <= 3 {
+			for i, w := range reqs {
+				if strings.Count(w.Body, "\n") <= 5 && i != failedAt {
 					stored.WriteString(w.Body)
 				}
 			}
 			if stored.String() != string(want) {
 				t.Errorf("stored\n%s\nwant\n%s", stored.String(), want)
 			}
-			if st := r.Stats(); st.PendingBytes != 0 || st.PendingPoints != 0 {
-				t.Errorf("pending after the writes: %d bytes, %d points", st.PendingBytes, st.PendingPoints)
+			failures := map[bool]uint64{false: 0, true: 1}[c.fail]
+			if st := r.Stats(); st.PendingBytes != 0 || st.PendingPoints != 0 || st.FailedWrites != failures {
+				t.Errorf("after the writes: %d bytes and %d points pending, %d failed writes (want %d)",
+					st.PendingBytes, st.PendingPoints, st.FailedWrites, failures)
 			}
 		})
-	}
-}
-
-// TestWriterGzipPartialRetry: a gzip batch split after a 413, whose second
-// half then fails with a 500, keeps only the unwritten lines (without the
-// layout, which no longer fits them) and writes them on the retry; nothing
-// is lost or duplicated and the memory accounting returns to zero.
-func TestWriterGzipPartialRetry(t *testing.T) {
-	f := newFake(t, false)
-	failedAt := -1 // the write that failed with 500 (the second half)
-	f.script(func(i int, r request) reply {
-		switch n := strings.Count(r.Body, "\n"); {
-		case n > 5:
-			return reply{Status: 413, Body: "http: request body too large"}
-		case n == 5 && strings.Contains(r.Body, " 1795294690") && failedAt < 0:
-			failedAt = i
-			return reply{Status: 500, Body: "timeout"}
-		}
-		return reply{}
-	}, nil)
-	m := fakeDataMessage(10, 10)
-	var enc publisher.Encoder
-	want, _ := enc.AppendMessage(nil, m)
-	cfg := testConfig(f)
-	cfg.Gzip = true
-	r := start(t, cfg)
-	r.Enqueue(m)
-	waitFor(t, "all points", func() bool { return r.Stats().Written == 10 })
-	reqs := f.writeRequests() // under the fake's lock, as failedAt was set
-	if failedAt < 0 {
-		t.Fatal("the second half never failed: the test does not test the retry")
-	}
-	var stored strings.Builder
-	for i, w := range reqs {
-		if strings.Count(w.Body, "\n") <= 5 && i != failedAt {
-			stored.WriteString(w.Body)
-		}
-	}
-	if stored.String() != string(want) {
-		t.Errorf("stored\n%s\nwant\n%s", stored.String(), want)
-	}
-	if st := r.Stats(); st.PendingBytes != 0 || st.PendingPoints != 0 || st.FailedWrites != 1 {
-		t.Errorf("after the retry: %d bytes and %d points pending, %d failed writes", st.PendingBytes, st.PendingPoints, st.FailedWrites)
 	}
 }
 
