@@ -48,7 +48,7 @@ func AppendFloat(dst []byte, f float64) []byte {
 	// The text is built in buf around the 17 zero-padded digits of d at
 	// buf[digitsAt:digitsAt+17], then appended in one piece.
 	const digitsAt = 8
-	var buf [48]byte
+	var buf [48]byte // the text, and room to copy 24 bytes from its start
 	binary.LittleEndian.PutUint64(buf[0:8], zeroChars)
 	dg := putDigits17(buf[digitsAt:digitsAt+17], d)
 	first := digitsAt + dg.lead        // first significant digit
@@ -105,6 +105,14 @@ func AppendFloat(dst []byte, f float64) []byte {
 	if neg {
 		start--
 		buf[start] = '-'
+	}
+	if n := len(dst); cap(dst)-n >= 24 {
+		// Three word moves; append would call memmove.
+		out, text := dst[n:n+24], buf[start:start+24]
+		binary.LittleEndian.PutUint64(out[0:], binary.LittleEndian.Uint64(text[0:]))
+		binary.LittleEndian.PutUint64(out[8:], binary.LittleEndian.Uint64(text[8:]))
+		binary.LittleEndian.PutUint64(out[16:], binary.LittleEndian.Uint64(text[16:]))
+		return dst[:n+end-start]
 	}
 	return append(dst, buf[start:end]...)
 }
