@@ -10,18 +10,21 @@ const zeroChars = 0x3030303030303030
 
 // EightDigits returns the eight decimal digits of r < 10^8, leading zeros
 // included, as ASCII characters in a little-endian word (the first digit
-// in the lowest byte). The lanes of the word are divided in parallel
-// ("SWAR"): by 10^4 in two 32-bit lanes, then by 100 in four 16-bit lanes,
-// then by 10 in eight bytes, each with a multiply and a shift that give
-// the exact quotient for the lanes' range.
+// in the lowest byte): the two halves r / 10^4 and r % 10^4 looked up in a
+// table of the 10 000 four-digit strings (40 KB), which measured faster
+// than dividing the lanes of a word in parallel.
 func EightDigits(r uint32) uint64 {
-	v := uint64(r/10000) | uint64(r%10000)<<32
-	q := (v * 5243 >> 19) & 0x0000007f0000007f // x/100 for x < 43699
-	v = q | (v-q*100)<<16
-	q = (v * 103 >> 10) & 0x000f000f000f000f // x/10 for x < 179
-	v = q | (v-q*10)<<8
-	return v | zeroChars
+	return uint64(quadChars[r/10000]) | uint64(quadChars[r%10000])<<32
 }
+
+// quadChars holds the four ASCII digits of 0-9999, the first in the
+// lowest byte.
+var quadChars = func() (t [10000]uint32) {
+	for i := range t {
+		t[i] = uint32('0'+i/1000) | uint32('0'+i/100%10)<<8 | uint32('0'+i/10%10)<<16 | uint32('0'+i%10)<<24
+	}
+	return t
+}()
 
 // digits17 holds the decimal digits of a number below 10^17 written with
 // putDigits17.

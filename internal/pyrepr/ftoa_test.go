@@ -233,3 +233,28 @@ func BenchmarkAppendFloat(b *testing.B) {
 		}
 	}
 }
+
+// TestEightDigits compares EightDigits with strconv on the edges of its
+// table halves and on a million values spread over 0-99999999.
+func TestEightDigits(t *testing.T) {
+	check := func(r uint32) {
+		var b [8]byte
+		w := pyrepr.EightDigits(r)
+		for i := range b {
+			b[i] = byte(w >> (8 * i))
+		}
+		want := strconv.Itoa(int(r))
+		for len(want) < 8 {
+			want = "0" + want
+		}
+		if string(b[:]) != want {
+			t.Fatalf("EightDigits(%d) = %q, want %q", r, b[:], want)
+		}
+	}
+	for _, r := range []uint32{0, 1, 9, 10, 9999, 10000, 10001, 99990000, 99999999} {
+		check(r)
+	}
+	for i := range uint32(1_000_000) {
+		check(i * 99_991 % 100_000_000)
+	}
+}
