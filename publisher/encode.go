@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -61,6 +62,10 @@ type fieldPlan struct {
 	field  *feeds.Field
 	key    []byte // ",key=", escaped, in Encoder.keys
 	keyEnd int    // of key in Encoder.keys
+	// words holds key (words[0:2]) and key without its comma (words[2:4])
+	// as little-endian words, zero-padded, when key fits in 16 bytes, so
+	// that appendKey stores it without a copy loop.
+	words [4]uint64
 }
 
 // seriesKeyOverhead is what InfluxDB adds between series key and field key
@@ -192,9 +197,16 @@ func (e *Encoder) planBlock(b *feeds.Block) {
 	// e.keys is complete (it may have moved while growing).
 	start := 0
 	for i := range e.plans {
-		end := e.plans[i].keyEnd
-		e.plans[i].key = e.keys[start:end:end]
+		p := &e.plans[i]
+		end := p.keyEnd
+		p.key = e.keys[start:end:end]
 		start = end
+		if len(p.key) <= 16 {
+			var b [17]byte
+			copy(b[:], p.key)
+			p.words[0], p.words[1] = binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])
+			p.words[2], p.words[3] = binary.LittleEndian.Uint64(b[1:]), binary.LittleEndian.Uint64(b[9:])
+		}
 	}
 	if e.Protocol == ProtocolJSON {
 		slices.SortStableFunc(e.plans, func(a, c fieldPlan) int {
@@ -221,7 +233,8 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 	start, ncuts := len(dst), len(cuts)
 	dst = append(dst, e.prefix...)
 	first := true
-	for _, p := range e.plans {
+	for pi := range e.plans {
+		p := &e.plans[pi]
 		f := p.field
 		if i >= len(f.Values) {
 			e.rejectField(ReasonShortData, f.Name, 1)
@@ -238,7 +251,7 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 				e.rejectField(ReasonNonFinite, f.Name, 1)
 				continue
 			}
-			dst = append(dst, key...)
+			dst = appendKey(dst, p, first)
 			dst = AppendPyFloat(dst, v.F)
 		case feeds.KindString:
 			if len(v.S) > MaxStringLen {
@@ -275,6 +288,23 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 	dst = append(dst, ' ')
 	dst = appendTimestamp(dst, ts)
 	return append(dst, '\n'), cuts
+}
+
+// appendKey appends p's key, without its comma when first, as two word
+// stores when it fits in 16 bytes and dst has room for a float after it.
+func appendKey(dst []byte, p *fieldPlan, first bool) []byte {
+	n, k := len(dst), len(p.key)
+	w := p.words[:2]
+	if first {
+		k--
+		w = p.words[2:]
+	}
+	if len(p.key) > 16 || cap(dst)-n < 16+32 {
+		return append(dst, p.key[len(p.key)-k:]...)
+	}
+	binary.LittleEndian.PutUint64(dst[n:n+8], w[0])
+	binary.LittleEndian.PutUint64(dst[n+8:n+16], w[1])
+	return dst[:n+k]
 }
 
 func (e *Encoder) reject(r Reject) {
