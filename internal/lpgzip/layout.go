@@ -173,7 +173,7 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 			x := binary.LittleEndian.Uint64(src[i:])
 			if nonDigits(x)&lowBytes(l) == 0 {
 				k := min(l, 4)
-				acc, nb, o = put(out, acc, nb, o, join(digits[digitIndex(uint32(x), k)], digits[digitIndex(uint32(x>>32), l-k)]))
+				acc, nb, o = putPair(out, acc, nb, o, digits[digitIndex(uint32(x), k)], digits[digitIndex(uint32(x>>32), l-k)])
 				continue
 			}
 		} else if fast && l <= 16 && i+16 <= len(src) {
@@ -182,8 +182,8 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 			k := l - 8
 			if nonDigits(x0)|nonDigits(x1)&lowBytes(k) == 0 {
 				k1 := min(k, 4)
-				acc, nb, o = put(out, acc, nb, o, join(digits[digitBase[4]+digitValue(uint32(x0))], digits[digitBase[4]+digitValue(uint32(x0>>32))]))
-				acc, nb, o = put(out, acc, nb, o, join(digits[digitIndex(uint32(x1), k1)], digits[digitIndex(uint32(x1>>32), k-k1)]))
+				acc, nb, o = putPair(out, acc, nb, o, digits[digitBase[4]+digitValue(uint32(x0))], digits[digitBase[4]+digitValue(uint32(x0>>32))])
+				acc, nb, o = putPair(out, acc, nb, o, digits[digitIndex(uint32(x1), k1)], digits[digitIndex(uint32(x1>>32), k-k1)])
 				continue
 			}
 		}
@@ -216,7 +216,7 @@ func (c *Compressor) putRef(out []byte, acc uint64, nb uint, o int, n, d int) (u
 	dl := ds & 0xff
 	dist := ds>>8 | uint64(d-int(distBase[dc]))<<dl
 	l := c.lenCode[n]
-	return put(out, acc, nb, o, (l>>8|dist<<(l&0xff))<<8|(l&0xff+dl+uint64(distExtra[dc])))
+	return putBits(out, acc, nb, o, l>>8|dist<<(l&0xff), uint(l&0xff+dl+uint64(distExtra[dc])))
 }
 
 // litRun emits src[i:e] as literals, eight bytes at a time: the digits
@@ -256,6 +256,24 @@ func (c *Compressor) codeLits(b []byte) {
 	for _, ch := range b {
 		c.w.code(c.litCode[ch])
 	}
+}
+
+// putPair is put for entry a followed by entry b (at most 56 bits in
+// all), without joining them into one entry first.
+func putPair(out []byte, acc uint64, n uint, o int, a, b uint64) (uint64, uint, int) {
+	la := uint(a & 0xff)
+	return putBits(out, acc, n, o, a>>8|(b>>8)<<la, la+uint(b&0xff))
+}
+
+// putBits writes the low nb ≤ 56 bits of v after the n < 8 pending bits
+// acc, storing whole bytes at out[o:] without a branch, and returns the new
+// state.
+func putBits(out []byte, acc uint64, n uint, o int, v uint64, nb uint) (uint64, uint, int) {
+	acc |= v << n
+	n += nb
+	binary.LittleEndian.PutUint64(out[o:], acc)
+	k := n >> 3
+	return acc >> (k << 3), n & 7, o + int(k)
 }
 
 // lowBytes is a mask of the low k ≤ 8 bytes of a word.

@@ -164,11 +164,7 @@ func (c *Compressor) lits(b []byte) {
 // pending bits acc, storing whole bytes at out[o:] without a branch, and
 // returns the new state. A code adds at most 56 bits.
 func put(out []byte, acc uint64, n uint, o int, e uint64) (uint64, uint, int) {
-	acc |= (e >> 8) << n
-	n += uint(e & 0xff)
-	binary.LittleEndian.PutUint64(out[o:], acc)
-	k := n >> 3
-	return acc >> (k << 3), n & 7, o + int(k)
+	return putBits(out, acc, n, o, e>>8, uint(e&0xff))
 }
 
 // isDigits4 reports whether the four bytes of x are ASCII digits.
