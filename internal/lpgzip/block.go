@@ -101,8 +101,9 @@ func (c *Compressor) buildTables() {
 	for b := range 256 {
 		c.litCode[b] = entry(b)
 	}
-	c.quadCode, c.fastDigits = nil, false
-	if maxDigit := int(slices.Max(c.lens['0' : '9'+1])); 4*maxDigit <= 56 {
+	maxDigit := int(slices.Max(c.lens['0' : '9'+1]))
+	c.fastDigits = 8*maxDigit+int(slices.Max(c.lens[:256])) <= 56
+	if c.fastDigits {
 		d := &c.digitCode
 		d[0] = 0 // no digits: no bits
 		for x := range 10 {
@@ -117,8 +118,6 @@ func (c *Compressor) buildTables() {
 		for x := range 10000 {
 			d[digitBase[4]+x] = join(d[digitBase[2]+x/100], d[digitBase[2]+x%100])
 		}
-		c.quadCode = d[digitBase[4]:]
-		c.fastDigits = 8*maxDigit+int(slices.Max(c.lens[:256])) <= 56
 	}
 	for l := minMatch; l <= maxMatch; l++ {
 		lc := int(lengthCode[l-minMatch])

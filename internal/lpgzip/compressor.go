@@ -37,10 +37,10 @@ type Compressor struct {
 	// Codes of the current block: the bits shifted left by 8, their
 	// number (at most 56) in the low 8 bits.
 	litCode   [256]uint64
-	digitCode [11111]uint64 // groups of 0-4 digits (see digitBase); with quadCode
-	quadCode  []uint64      // digitCode's four-digit groups; nil when too long to emit at once
+	digitCode [11111]uint64 // groups of 0-4 digits (see digitBase), when fastDigits
 	// fastDigits: two groups of four digits and any literal fit in one
-	// code of at most 56 bits (compressSegments, litRun).
+	// code of at most 56 bits, and digitCode is built (litRun,
+	// compressSegments).
 	fastDigits bool
 	lenCode    [maxMatch + 1]uint64 // length symbol + extra bits, by length
 	distSym    [numDist]uint64      // distance symbol only; extra bits added

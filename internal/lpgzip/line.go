@@ -108,56 +108,15 @@ func commonPrefix(a, b []byte) int {
 // separator and returns the index of that separator (or len(line)).
 func (c *Compressor) run(line []byte, i int) int {
 	end := nextSep(line, i)
-	c.lits(line[i:end])
+	if c.counting {
+		for _, ch := range line[i:end] {
+			c.lit[ch]++
+		}
+	}
+	// litRun reads up to eight bytes at a time, past the run but never
+	// past line's capacity (the rest of the input, as Append slices it).
+	c.litRun(line[:cap(line)], i, end)
 	return end
-}
-
-// lits emits b as literals. Runs of four and of two digits are coded with
-// one table lookup each.
-func (c *Compressor) lits(b []byte) {
-	if c.counting || c.quadCode == nil {
-		c.litsSlow(b)
-		return
-	}
-	w := &c.w
-	acc, n, out, o := w.acc, w.n, w.out, w.o
-	quads := c.quadCode[:10000]
-	for len(b) > 0 {
-		// Eight digits: two quads.
-		for len(b) >= 8 {
-			x := binary.LittleEndian.Uint64(b)
-			if x&0xf0f0f0f0f0f0f0f0 != 0x3030303030303030 || (x&0x0f0f0f0f0f0f0f0f+0x0606060606060606)&0xf0f0f0f0f0f0f0f0 != 0 {
-				break
-			}
-			// Lanes d0*10+d1, d2*10+d3, ... then d0d1d2d3 and d4d5d6d7.
-			y := x & 0x0f0f0f0f0f0f0f0f
-			y = (y*10 + y>>8) & 0x00ff00ff00ff00ff
-			e1 := quads[(y&0xff)*100+(y>>16)&0xff]
-			e2 := quads[((y>>32)&0xff)*100+(y>>48)&0xff]
-			acc, n, o = put(out, acc, n, o, e1)
-			acc, n, o = put(out, acc, n, o, e2)
-			b = b[8:]
-		}
-		if len(b) == 0 {
-			break
-		}
-		var e uint64
-		switch {
-		case len(b) >= 4 && isDigits4(binary.LittleEndian.Uint32(b)):
-			y := binary.LittleEndian.Uint32(b) & 0x0f0f0f0f
-			y = (y*10 + y>>8) & 0x00ff00ff
-			e = quads[(y&0xff)*100+y>>16]
-			b = b[4:]
-		case len(b) >= 2 && b[0]-'0' < 10 && b[1]-'0' < 10:
-			e = c.digitCode[digitBase[2]+int(b[0]-'0')*10+int(b[1]-'0')]
-			b = b[2:]
-		default:
-			e = c.litCode[b[0]]
-			b = b[1:]
-		}
-		acc, n, o = put(out, acc, n, o, e)
-	}
-	w.acc, w.n, w.o = acc, n, o
 }
 
 // put writes the code table entry e (see Compressor) after the n < 8
@@ -165,18 +124,6 @@ func (c *Compressor) lits(b []byte) {
 // returns the new state. A code adds at most 56 bits.
 func put(out []byte, acc uint64, n uint, o int, e uint64) (uint64, uint, int) {
 	return putBits(out, acc, n, o, e>>8, uint(e&0xff))
-}
-
-// isDigits4 reports whether the four bytes of x are ASCII digits.
-func isDigits4(x uint32) bool {
-	return x&0xf0f0f0f0 == 0x30303030 && (x&0x0f0f0f0f+0x06060606)&0xf0f0f0f0 == 0
-}
-
-// litsSlow emits b byte by byte, counting the literals when sampling.
-func (c *Compressor) litsSlow(b []byte) {
-	for _, ch := range b {
-		c.literal(ch)
-	}
 }
 
 // literal emits one literal byte.
