@@ -74,7 +74,7 @@ func (c *Compressor) Append(dst, src []byte) []byte {
 	prevStart := -1
 	for pos := 0; pos < len(src); {
 		end := pos + indexNewline(src[pos:]) + 1
-		line := src[pos:end]
+		line := src[pos:end:len(src)] // run reads on into the rest of src
 		c.beginLine(line)
 		if ref := c.reference(src, pos, line, prevStart); ref >= 0 {
 			c.compressLine(line, src[ref:], pos-ref)

@@ -83,7 +83,7 @@ func (c *Compressor) AppendLayout(dst, src []byte, l Layout) []byte {
 	ci := 0
 	start := 0
 	for _, end := range l.Ends {
-		line := src[start:end]
+		line := src[start:end:len(src)] // run reads on into the rest of src
 		cut := ci
 		for ci < len(l.Cuts) && int(l.Cuts[ci]) < end {
 			ci++
@@ -164,11 +164,7 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 			acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
 			pendN = 0
 		}
-		if c.counting {
-			for _, ch := range src[i:b] {
-				c.lit[ch]++
-			}
-		}
+		c.countLits(src[i:b])
 		if l := b - i; fast && l <= 8 && i+8 <= len(src) {
 			x := binary.LittleEndian.Uint64(src[i:])
 			if nonDigits(x)&lowBytes(l) == 0 {

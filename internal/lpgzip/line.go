@@ -108,15 +108,21 @@ func commonPrefix(a, b []byte) int {
 // separator and returns the index of that separator (or len(line)).
 func (c *Compressor) run(line []byte, i int) int {
 	end := nextSep(line, i)
+	c.countLits(line[i:end])
+	// litRun reads eight bytes at a time, also past the run: line's
+	// capacity is the rest of the input (Append and AppendLayout slice
+	// it so).
+	c.litRun(line[:cap(line)], i, end)
+	return end
+}
+
+// countLits counts the literals b when sampling.
+func (c *Compressor) countLits(b []byte) {
 	if c.counting {
-		for _, ch := range line[i:end] {
+		for _, ch := range b {
 			c.lit[ch]++
 		}
 	}
-	// litRun reads up to eight bytes at a time, past the run but never
-	// past line's capacity (the rest of the input, as Append slices it).
-	c.litRun(line[:cap(line)], i, end)
-	return end
 }
 
 // put writes the code table entry e (see Compressor) after the n < 8
