@@ -134,8 +134,6 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 	rcuts = rcuts[:len(cuts)] // as many (checked by the caller)
 	w := &c.w
 	acc, nb, out, o := w.acc, w.n, w.out, w.o
-	digits := &c.digitCode
-	fast := c.fastDigits
 	pendN, pendD := 0, 0 // a back-reference not emitted yet
 	a, ra := start, rstart
 	for s := 0; s <= len(cuts); s++ {
@@ -165,24 +163,6 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 			pendN = 0
 		}
 		c.countLits(src[i:b])
-		if l := b - i; fast && l <= 8 && i+8 <= len(src) {
-			x := binary.LittleEndian.Uint64(src[i:])
-			if nonDigits(x)&lowBytes(l) == 0 {
-				k := min(l, 4)
-				acc, nb, o = putPair(out, acc, nb, o, digits[digitIndex(uint32(x), k)], digits[digitIndex(uint32(x>>32), l-k)])
-				continue
-			}
-		} else if fast && l <= 16 && i+16 <= len(src) {
-			x0 := binary.LittleEndian.Uint64(src[i:])
-			x1 := binary.LittleEndian.Uint64(src[i+8:])
-			k := l - 8
-			if nonDigits(x0)|nonDigits(x1)&lowBytes(k) == 0 {
-				k1 := min(k, 4)
-				acc, nb, o = putPair(out, acc, nb, o, digits[digitBase[4]+digitValue(uint32(x0))], digits[digitBase[4]+digitValue(uint32(x0>>32))])
-				acc, nb, o = putPair(out, acc, nb, o, digits[digitIndex(uint32(x1), k1)], digits[digitIndex(uint32(x1>>32), k-k1)])
-				continue
-			}
-		}
 		w.acc, w.n, w.o = acc, nb, o
 		c.litRun(src, i, b)
 		acc, nb, out, o = w.acc, w.n, w.out, w.o
@@ -215,11 +195,13 @@ func (c *Compressor) putRef(out []byte, acc uint64, nb uint, o int, n, d int) (u
 	return putBits(out, acc, nb, o, l>>8|dist<<(l&0xff), uint(l&0xff+dl+uint64(distExtra[dc])))
 }
 
-// litRun emits src[i:e] as literals, eight bytes at a time: the digits
-// they start with, as two groups of at most four digits coded with one
-// lookup each in digitCode, then the byte after the digits if it is in
-// the word and the run, the three joined into one code. It does not count
-// them.
+// litRun emits src[i:e] as literals, reading eight bytes at a time from
+// src (also past e). A run of at most 16 digits (the rest of a float or
+// of a timestamp after the common prefix) is coded as groups of at most
+// four digits, each with one lookup in digitCode, two groups per write.
+// Other runs go eight bytes at a time: the digits they start with, as two
+// such groups, then the byte after the digits if it is in the word and the
+// run, the three in one write. It does not count the literals.
 func (c *Compressor) litRun(src []byte, i, e int) {
 	if !c.fastDigits {
 		c.codeLits(src[i:e])
@@ -228,6 +210,24 @@ func (c *Compressor) litRun(src []byte, i, e int) {
 	w := &c.w
 	acc, n, out, o := w.acc, w.n, w.out, w.o
 	digits := &c.digitCode
+	if l := e - i; l <= 8 && i+8 <= len(src) {
+		x := binary.LittleEndian.Uint64(src[i:])
+		if nonDigits(x)&lowBytes(l) == 0 {
+			k := min(l, 4)
+			w.acc, w.n, w.o = putPair(out, acc, n, o, digits[digitIndex(uint32(x), k)], digits[digitIndex(uint32(x>>32), l-k)])
+			return
+		}
+	} else if l <= 16 && i+16 <= len(src) {
+		x0 := binary.LittleEndian.Uint64(src[i:])
+		x1 := binary.LittleEndian.Uint64(src[i+8:])
+		k := l - 8
+		if nonDigits(x0)|nonDigits(x1)&lowBytes(k) == 0 {
+			k1 := min(k, 4)
+			acc, n, o = putPair(out, acc, n, o, digits[digitBase[4]+digitValue(uint32(x0))], digits[digitBase[4]+digitValue(uint32(x0>>32))])
+			w.acc, w.n, w.o = putPair(out, acc, n, o, digits[digitIndex(uint32(x1), k1)], digits[digitIndex(uint32(x1>>32), k-k1)])
+			return
+		}
+	}
 	for i < e && i+8 <= len(src) {
 		x := binary.LittleEndian.Uint64(src[i:])
 		rem := e - i
