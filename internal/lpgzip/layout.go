@@ -122,19 +122,10 @@ func (c *Compressor) AppendLayout(dst, src []byte, l Layout) []byte {
 // reference line src[rstart:rend] cut at rcuts (as many cuts). Segment by
 // segment, their common prefix is a back-reference (merged with the
 // previous one when that covered its whole segment at the same distance)
-// and the rest of the segment literals.
-//
-// It keeps the bit writer's state in locals and codes the common cases
-// itself: a back-reference of at most maxMatch bytes as one code of at
-// most 48 bits, and a run of at most 16 digits (the rest of a float or of
-// a timestamp after the common prefix) as groups of at most four digits,
-// each with one lookup in digitCode, joined into one code per eight
-// digits. Other runs go to litRun.
+// and the rest of the segment literals (litRun).
 func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32, rstart, rend int, rcuts []uint32) {
 	rcuts = rcuts[:len(cuts)] // as many (checked by the caller)
-	w := &c.w
-	acc, nb, out, o := w.acc, w.n, w.out, w.o
-	pendN, pendD := 0, 0 // a back-reference not emitted yet
+	pendN, pendD := 0, 0      // a back-reference not emitted yet
 	a, ra := start, rstart
 	for s := 0; s <= len(cuts); s++ {
 		b, rb := end, rend
@@ -147,7 +138,7 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 			pendN += n // n may be 0
 		case n >= minRef:
 			if pendN > 0 {
-				acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
+				c.ref(pendN, pendD)
 			}
 			pendN, pendD = n, a-ra
 		default:
@@ -159,29 +150,24 @@ func (c *Compressor) compressSegments(src []byte, start, end int, cuts []uint32,
 			continue
 		}
 		if pendN > 0 {
-			acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
+			c.ref(pendN, pendD)
 			pendN = 0
 		}
 		c.countLits(src[i:b])
-		w.acc, w.n, w.o = acc, nb, o
 		c.litRun(src, i, b)
-		acc, nb, out, o = w.acc, w.n, w.out, w.o
 	}
 	if pendN > 0 {
-		acc, nb, o = c.putRef(out, acc, nb, o, pendN, pendD)
+		c.ref(pendN, pendD)
 	}
-	w.acc, w.n, w.o = acc, nb, o
 }
 
-// putRef is put for a back-reference of n ≥ minMatch bytes at distance
-// d: length and distance as one code (at most 48 bits) when n ≤ maxMatch,
+// ref emits a back-reference of n ≥ minMatch bytes at distance d, its
+// length and distance in one write (at most 48 bits) when n ≤ maxMatch,
 // else through match. It counts the symbols when counting.
-func (c *Compressor) putRef(out []byte, acc uint64, nb uint, o int, n, d int) (uint64, uint, int) {
+func (c *Compressor) ref(n, d int) {
 	if n > maxMatch {
-		w := &c.w
-		w.acc, w.n, w.o = acc, nb, o
 		c.match(n, d)
-		return w.acc, w.n, w.o
+		return
 	}
 	dc := distCode(d)
 	if c.counting {
@@ -192,7 +178,8 @@ func (c *Compressor) putRef(out []byte, acc uint64, nb uint, o int, n, d int) (u
 	dl := ds & 0xff
 	dist := ds>>8 | uint64(d-int(distBase[dc]))<<dl
 	l := c.lenCode[n]
-	return putBits(out, acc, nb, o, l>>8|dist<<(l&0xff), uint(l&0xff+dl+uint64(distExtra[dc])))
+	w := &c.w
+	w.acc, w.n, w.o = putBits(w.out, w.acc, w.n, w.o, l>>8|dist<<(l&0xff), uint(l&0xff+dl+uint64(distExtra[dc])))
 }
 
 // litRun emits src[i:e] as literals, reading eight bytes at a time from
