@@ -1,15 +1,12 @@
 package lpgzip
 
-import (
-	"encoding/binary"
-	"slices"
-)
+import "slices"
 
 // bitWriter writes DEFLATE's LSB-first bit stream into a slice whose
 // capacity reset sized for the worst case, eight bytes at a time.
 type bitWriter struct {
 	acc uint64
-	n   uint // bits in acc, < 32 between calls
+	n   uint // bits in acc, < 8 between writes
 	out []byte
 	o   int // bytes of out written
 }
@@ -36,19 +33,11 @@ func (w *bitWriter) grow(n int) {
 // in the low 8.
 func (w *bitWriter) code(e uint64) { w.bits(e>>8, uint(e&0xff)) }
 
-// bits writes the low n (≤ 32) bits of v.
-//
-// (run has its own copy of this, branch-free, for speed.)
+// bits writes the low n ≤ 56 bits of v. Like every write (putBits), it
+// leaves fewer than 8 bits pending, so that the next write of up to 56
+// bits fits the 64-bit accumulator.
 func (w *bitWriter) bits(v uint64, n uint) {
-	w.acc |= v << w.n
-	w.n += n
-	if w.n >= 32 {
-		binary.LittleEndian.PutUint64(w.out[w.o:], w.acc)
-		k := w.n >> 3
-		w.o += int(k)
-		w.acc >>= k << 3
-		w.n &= 7
-	}
+	w.acc, w.n, w.o = putBits(w.out, w.acc, w.n, w.o, v, n)
 }
 
 // finish flushes the last partial byte and returns the output.
