@@ -20,7 +20,7 @@ func (c *Compressor) compressLine(line, ref []byte, dist int) {
 	for i < len(line) {
 		if j < len(ref) && !matched {
 			if n := commonPrefix(line[i:], ref[j:]); n >= minRef {
-				c.match(n, dist+i-j)
+				c.ref(n, dist+i-j)
 				i += n
 				j += n
 				matched = true
@@ -37,7 +37,7 @@ func (c *Compressor) compressLine(line, ref []byte, dist int) {
 		if j < len(ref) && !sep[ref[j]] {
 			j = nextSep(ref, j)
 			if n := commonPrefix(line[i:], ref[j:]); n >= minRef {
-				c.match(n, dist+i-j)
+				c.ref(n, dist+i-j)
 				i += n
 				j += n
 				continue
