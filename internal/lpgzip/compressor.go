@@ -51,8 +51,7 @@ type Compressor struct {
 	freq    [numLitLen + numDist]uint32
 	scratch huffScratch
 
-	series [seriesSlots]int32     // start+1 of the last line of a series, by hash
-	refs   [seriesSlots]layoutRef // the same for AppendLayout
+	refs [seriesSlots]lineRef // the last line of a series, by hash (seriesSlot)
 
 	w bitWriter
 }
@@ -70,17 +69,16 @@ var sep = func() (t [256]bool) {
 // extended slice.
 func (c *Compressor) Append(dst, src []byte) []byte {
 	c.begin(dst)
-	clear(c.series[:])
+	clear(c.refs[:])
 	prevStart := -1
 	for pos := 0; pos < len(src); {
 		end := pos + indexNewline(src[pos:]) + 1
 		line := src[pos:end:len(src)] // run reads on into the rest of src
 		c.beginLine(line)
-		if ref := c.reference(src, pos, line, prevStart); ref >= 0 {
-			c.compressLine(line, src[ref:], pos-ref)
-		} else {
-			c.literals(line)
-		}
+		slot, h := c.seriesSlot(line)
+		ref := *slot
+		*slot = lineRef{start: pos, end: end, hash: h}
+		c.compressAgainst(src, pos, line, ref, prevStart)
 		prevStart = pos
 		pos = end
 		c.endLine(line, pos < len(src))
@@ -129,25 +127,38 @@ func indexNewline(b []byte) int {
 	return len(b) - 1
 }
 
-// reference chooses the earlier line to compare line (at pos) with: the
-// last line of the same series key (the bytes before the first space) if
-// it is within the window, else the previous line. It returns -1 when
-// there is none.
-func (c *Compressor) reference(src []byte, pos int, line []byte, prevStart int) int {
+// lineRef is a line of the input, remembered as the last of its series.
+type lineRef struct {
+	start, end int    // the line, src[start:end]; end is 0 for none
+	cut, ncut  int32  // its cuts, Layout.Cuts[cut:cut+ncut] (AppendLayout)
+	hash       uint64 // of its series key
+}
+
+// seriesSlot returns the slot of line's series key (the bytes before the
+// first space) in refs, and the key's hash. The slot holds the last line
+// of the series (end 0 if none; another series' when their hashes share
+// the slot).
+func (c *Compressor) seriesSlot(line []byte) (*lineRef, uint64) {
 	key := line
 	if i := bytes.IndexByte(line, ' '); i >= 0 {
 		key = line[:i]
 	}
-	h := uint8(seriesHash(key) >> 56)
-	ref := int(c.series[h]) - 1
-	c.series[h] = int32(pos + 1)
-	if ref >= 0 && ref < pos && pos-ref+len(line) <= windowSize {
-		return ref
+	h := seriesHash(key)
+	return &c.refs[h>>56], h
+}
+
+// compressAgainst emits line (at pos) compared with ref, the last line of
+// its series slot, if it is within the window, else with the previous
+// line (at prevStart, -1 if none), else as literals.
+func (c *Compressor) compressAgainst(src []byte, pos int, line []byte, ref lineRef, prevStart int) {
+	switch end := pos + len(line); {
+	case ref.end > 0 && end-ref.start <= windowSize:
+		c.compressLine(line, src[ref.start:], pos-ref.start)
+	case prevStart >= 0 && end-prevStart <= windowSize:
+		c.compressLine(line, src[prevStart:], pos-prevStart)
+	default:
+		c.literals(line)
 	}
-	if prevStart >= 0 && pos-prevStart+len(line) <= windowSize {
-		return prevStart
-	}
-	return -1
 }
 
 // seriesHash hashes every byte of a series key (keys often differ in one

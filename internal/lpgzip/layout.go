@@ -1,7 +1,6 @@
 package lpgzip
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"math/bits"
@@ -53,13 +52,6 @@ func (l *Layout) valid(n int) bool {
 	return ci == len(l.Cuts)
 }
 
-// layoutRef is the last line of a series, for AppendLayout.
-type layoutRef struct {
-	start, end int32  // the line, src[start:end]; end is 0 for none
-	cut, ncut  int32  // its cuts, Layout.Cuts[cut:cut+ncut]
-	hash       uint64 // of its series key
-}
-
 // AppendLayout is Append for an input whose Layout is known. The output is
 // as standard and as exact as Append's; the layout only guides the choice
 // of references, and every reference is still checked byte for byte. When
@@ -90,26 +82,14 @@ func (c *Compressor) AppendLayout(dst, src []byte, l Layout) []byte {
 		}
 		cuts := l.Cuts[cut:ci]
 		c.beginLine(line)
-
-		key := line
-		if i := bytes.IndexByte(line, ' '); i >= 0 {
-			key = line[:i]
-		}
-		h := seriesHash(key)
-		slot := &c.refs[h>>56]
+		slot, h := c.seriesSlot(line)
 		ref := *slot
-		*slot = layoutRef{start: int32(start), end: int32(end), cut: int32(cut), ncut: int32(len(cuts)), hash: h}
-		inWindow := ref.end > 0 && end-int(ref.start) <= windowSize
-		switch {
-		case inWindow && ref.hash == h && int(ref.ncut) == len(cuts):
-			c.compressSegments(src, start, end, cuts, int(ref.start), int(ref.end), l.Cuts[ref.cut:ref.cut+ref.ncut])
-		case inWindow:
+		*slot = lineRef{start: start, end: end, cut: int32(cut), ncut: int32(len(cuts)), hash: h}
+		if ref.end > 0 && end-ref.start <= windowSize && ref.hash == h && int(ref.ncut) == len(cuts) {
+			c.compressSegments(src, start, end, cuts, ref.start, ref.end, l.Cuts[ref.cut:ref.cut+ref.ncut])
+		} else {
 			// Another series, or other fields: compare as Append does.
-			c.compressLine(line, src[ref.start:], start-int(ref.start))
-		case prevStart >= 0 && end-prevStart <= windowSize:
-			c.compressLine(line, src[prevStart:], start-prevStart)
-		default:
-			c.literals(line)
+			c.compressAgainst(src, start, line, ref, prevStart)
 		}
 		prevStart = start
 		start = end
