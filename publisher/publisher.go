@@ -511,16 +511,12 @@ func backoff(attempt int, lo, hi, retryAfter time.Duration) time.Duration {
 	return max(d, min(retryAfter, MaxRetryAfter))
 }
 
-// compress gzips src into the publisher's reused buffer, following l when
-// its Ends are set (see batch.layout). The result is valid until the next
-// call.
+// compress gzips src into the publisher's reused buffer, following its
+// layout l when that is known (an empty Layout is ignored, see
+// batch.layout). The result is valid until the next call.
 func (p *Publisher) compress(src []byte, l lpgzip.Layout) []byte {
 	if p.zw == nil {
-		if l.Ends != nil {
-			p.zout = p.lpz.AppendLayout(p.zout[:0], src, l)
-		} else {
-			p.zout = p.lpz.Append(p.zout[:0], src)
-		}
+		p.zout = p.lpz.AppendLayout(p.zout[:0], src, l)
 		return p.zout
 	}
 	p.zbuf.Reset()
