@@ -190,7 +190,7 @@ func (c *Compressor) litRun(src []byte, i, e int) {
 		k := l - 8
 		if nonDigits(x0)|nonDigits(x1)&lowBytes(k) == 0 {
 			k1 := min(k, 4)
-			acc, n, o = putPair(out, acc, n, o, digits[digitBase[4]+digitValue(uint32(x0))], digits[digitBase[4]+digitValue(uint32(x0>>32))])
+			acc, n, o = putPair(out, acc, n, o, digits[digitIndex(uint32(x0), 4)], digits[digitIndex(uint32(x0>>32), 4)])
 			w.acc, w.n, w.o = putPair(out, acc, n, o, digits[digitIndex(uint32(x1), k1)], digits[digitIndex(uint32(x1>>32), k-k1)])
 			return
 		}
@@ -241,14 +241,6 @@ func putBits(out []byte, acc uint64, n uint, o int, v uint64, nb uint) (uint64, 
 
 // lowBytes is a mask of the low k ≤ 8 bytes of a word.
 func lowBytes(k int) uint64 { return ^uint64(0) >> (64 - 8*uint(k)) }
-
-// digitValue is the value of the four ASCII digits of x (the first in the
-// lowest byte).
-func digitValue(x uint32) int {
-	y := x & 0x0f0f0f0f
-	y = (y*10 + y>>8) & 0x00ff00ff
-	return int((y&0xff)*100 + y>>16)
-}
 
 // digitIndex is the index in Compressor.digitCode of the k ≤ 4 ASCII
 // digits in the low bytes of x (the first in the lowest): they are read as
