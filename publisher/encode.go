@@ -241,10 +241,6 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 			continue
 		}
 		v := &f.Values[i]
-		key := p.key
-		if first {
-			key = key[1:] // no comma before the first field
-		}
 		switch v.Kind {
 		case feeds.KindFloat:
 			if math.Float64bits(v.F)&(0x7ff<<52) == 0x7ff<<52 { // NaN or ±Inf
@@ -258,14 +254,14 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 				e.rejectField(ReasonLongString, f.Name, 1)
 				continue
 			}
-			dst = append(dst, key...)
+			dst = appendKey(dst, p, first)
 			dst = appendStringValue(dst, v.S)
 		case feeds.KindInt:
-			dst = append(dst, key...)
+			dst = appendKey(dst, p, first)
 			dst = strconv.AppendInt(dst, v.I, 10)
 			dst = append(dst, 'i')
 		case feeds.KindBool:
-			dst = append(dst, key...)
+			dst = appendKey(dst, p, first)
 			if v.B {
 				dst = append(dst, "True"...)
 			} else {
@@ -290,8 +286,9 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 	return append(dst, '\n'), cuts
 }
 
-// appendKey appends p's key, without its comma when first, as two word
-// stores when it fits in 16 bytes and dst has room for a float after it.
+// appendKey appends p's key, without its comma when first (no comma before
+// the first field), as two word stores when it fits in 16 bytes and dst
+// has room for a float after it.
 func appendKey(dst []byte, p *fieldPlan, first bool) []byte {
 	n, k := len(dst), len(p.key)
 	w := p.words[:2]
