@@ -82,7 +82,7 @@ demo-deps:
 	fi
 
 bench:
-	$(GO) test -run xxx -bench . -benchtime 1s -benchmem -timeout 10m ./internal/pyrepr/ ./feeds/ ./internal/lpgzip/ ./publisher/
+	$(GO) test -run xxx -bench . -benchtime 1s -benchmem -timeout 10m ./internal/pyrepr/ ./feeds/ ./publisher/
 	$(GO) test -run xxx -bench Pipeline -benchtime 1s -timeout 10m ./agents/influxdb/
 
 clean:

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/ocsflux/ocsflux/feeds"
-	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // batch is line protocol for one /write request: whole lines, each ending
@@ -12,7 +11,6 @@ import (
 type batch struct {
 	buf   []byte
 	ends  []int       // end offset in buf of every line
-	cuts  []uint32    // end offset in buf of every field value (layout), or nil
 	first time.Time   // when the first line was added
 	feeds []feedCount // the feeds with lines in this batch
 	seq   uint64      // identifies the batch for feedStat.batchSeq
@@ -26,18 +24,8 @@ type feedCount struct {
 
 func (b *batch) points() int { return len(b.ends) }
 
-// size is the memory b's data takes, as counted in pendingBytes: the line
-// protocol and its layout.
-func (b *batch) size() int { return len(b.buf) + 4*len(b.cuts) }
-
-// layout is b's lpgzip.Layout, for the line-protocol compressor; its Ends
-// are nil when b has no layout.
-func (b *batch) layout() lpgzip.Layout {
-	if len(b.cuts) == 0 {
-		return lpgzip.Layout{}
-	}
-	return lpgzip.Layout{Ends: b.ends, Cuts: b.cuts}
-}
+// size is the memory b's data takes, as counted in pendingBytes.
+func (b *batch) size() int { return len(b.buf) }
 
 // addLine records that a line ending at len(b.buf) belongs to fs.
 func (b *batch) addLine(fs *feedStat) {
@@ -73,7 +61,7 @@ func (p *Publisher) recycleLocked(b *batch) {
 	if len(p.free) >= maxFreeBatches || cap(b.buf) > 2*p.cfg.BatchBytes {
 		return
 	}
-	b.buf, b.ends, b.cuts = b.buf[:0], b.ends[:0], b.cuts[:0]
+	b.buf, b.ends = b.buf[:0], b.ends[:0]
 	clear(b.feeds)
 	b.feeds = b.feeds[:0]
 	p.free = append(p.free, b)
@@ -141,11 +129,7 @@ func (p *Publisher) Enqueue(m *feeds.Message) bool {
 		b := p.open
 		before, size := len(b.buf), b.size()
 		var more bool
-		if p.layout {
-			b.buf, b.cuts, more = p.enc.NextCuts(b.buf, b.cuts)
-		} else {
-			b.buf, more = p.enc.Next(b.buf)
-		}
+		b.buf, more = p.enc.Next(b.buf)
 		if !more {
 			break
 		}

@@ -46,12 +46,10 @@ type Config struct {
 	Protocol Protocol
 	// Gzip compresses request bodies (Python: --gzip).
 	Gzip bool
-	// GzipLevel chooses the compressor: 0 (the default) is ocsflux's
-	// line-protocol compressor (package internal/lpgzip, guided by the
-	// layout the encoder records: about four times as fast as a general
-	// compressor's fastest level, and smaller); 1
-	// (fastest) to 9 (smallest; the Python agent uses 9) are the levels of
-	// a general DEFLATE compressor (klauspost/compress).
+	// GzipLevel is the DEFLATE level of klauspost/compress's gzip writer
+	// with Gzip: 1 (fastest, the default) to 9 (smallest; the Python
+	// agent's). Compression is not the bottleneck: InfluxDB is
+	// (docs/BENCHMARKS.md).
 	GzipLevel int
 
 	// Credentials are sent on every request; see LoadCredentials.
@@ -70,9 +68,8 @@ type Config struct {
 	// (While a write is in flight, data gathers for the next one.)
 	BatchWait time.Duration
 	// MaxPendingBytes (default 64 MiB) bounds the encoded data held in
-	// memory, waiting, being written or kept for retry: the line protocol,
-	// and with the line-protocol compressor its layout (4 bytes per field
-	// value). With a spool, the
+	// memory, waiting, being written or kept for retry (the line
+	// protocol). With a spool, the
 	// oldest waiting batches go to the spool once more than half of it is
 	// waiting. When it is reached (without a spool, or when the spool
 	// cannot keep up) new points are dropped and counted
@@ -140,7 +137,7 @@ const (
 	DefaultHost            = "influxdb"
 	DefaultPort            = 8086
 	DefaultDatabase        = "ocs_feeds"
-	DefaultGzipLevel       = 0 // line-protocol compressor
+	DefaultGzipLevel       = gzip.BestSpeed
 	DefaultBatchPoints     = 5000
 	DefaultBatchBytes      = 4 << 20
 	DefaultFlushInterval   = time.Second
@@ -178,6 +175,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.Port, DefaultPort)
 	setDefault(&c.Database, DefaultDatabase)
 	setDefault(&c.Protocol, ProtocolLine)
+	setDefault(&c.GzipLevel, DefaultGzipLevel)
 	setDefault(&c.BatchPoints, DefaultBatchPoints)
 	setDefault(&c.BatchBytes, DefaultBatchBytes)
 	setDefault(&c.FlushInterval, DefaultFlushInterval)
@@ -226,8 +224,8 @@ func (c Config) Validate() error {
 	check(c.Database != "", "database must not be empty")
 	check(c.Protocol == ProtocolLine || c.Protocol == ProtocolJSON,
 		"protocol %q: must be %q or %q", c.Protocol, ProtocolLine, ProtocolJSON)
-	check(c.GzipLevel >= 0 && c.GzipLevel <= gzip.BestCompression,
-		"gzip level %d: must be 0 (line-protocol compressor) or 1 to 9", c.GzipLevel)
+	check(c.GzipLevel >= gzip.BestSpeed && c.GzipLevel <= gzip.BestCompression,
+		"gzip level %d: must be 1 to 9", c.GzipLevel)
 	check(c.BatchPoints >= 1, "batch points %d: must be at least 1", c.BatchPoints)
 	check(c.BatchBytes >= 1 && c.BatchBytes <= maxBatchBytes,
 		"batch bytes %d: must be 1 to %d", c.BatchBytes, maxBatchBytes)

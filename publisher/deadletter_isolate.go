@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/influxdata/influxdb1-client/models"
-
-	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // maxIsolateRequests bounds the requests spent on one batch to find the
@@ -64,7 +62,7 @@ func (d *delivery) progress() bool { return d.stored > 0 || len(d.dead) > 0 }
 // The caller counts the dead letters (deadLetteredLocked) with the
 // written lines, then writes them (writeDeadLetters). Only the Run
 // goroutine calls deliver.
-func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int, l lpgzip.Layout) delivery {
+func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) delivery {
 	var d delivery
 	stack := []span{{0, len(ends)}}
 	requests, created := 0, false
@@ -79,11 +77,7 @@ func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int, l lpgzi
 			}
 			continue
 		}
-		whole := lpgzip.Layout{} // the layout describes whole batches only
-		if sp.lo == 0 && sp.hi == len(ends) {
-			whole = l
-		}
-		o := p.post(ctx, buf[lineStart(ends, sp.lo):ends[sp.hi-1]], whole)
+		o := p.post(ctx, buf[lineStart(ends, sp.lo):ends[sp.hi-1]])
 		requests++
 		if o.Action == ActionOK || o.Action == ActionDropped {
 			d.ok++
@@ -169,12 +163,11 @@ func lineAt(buf []byte, ends []int, i int) []byte {
 	return bytes.TrimSuffix(buf[lineStart(ends, i):ends[i]], []byte{'\n'})
 }
 
-// post sends one write request and classifies the reply. l is the layout
-// of lines for the compressor, if known.
-func (p *Publisher) post(ctx context.Context, lines []byte, l lpgzip.Layout) Outcome {
+// post sends one write request and classifies the reply.
+func (p *Publisher) post(ctx context.Context, lines []byte) Outcome {
 	body := lines
 	if p.cfg.Gzip {
-		body = p.compress(lines, l)
+		body = p.compress(lines)
 	}
 	start := time.Now()
 	r := p.http.write(ctx, body)

@@ -106,32 +106,18 @@ func (e *Encoder) Reset(m *feeds.Message) {
 // not store appends nothing (it is reported to OnReject). more is false,
 // and dst is returned unchanged, when the message has no samples left.
 func (e *Encoder) Next(dst []byte) (out []byte, more bool) {
-	out, _, more = e.next(dst, nil, false)
-	return out, more
-}
-
-// NextCuts is Next, and also appends to cuts the offset in dst at which
-// each field value of the line ends: the line's lpgzip.Layout cuts, which
-// let the line-protocol compressor align the line with earlier ones
-// without searching. It returns the extended cuts (unchanged when no line
-// was appended).
-func (e *Encoder) NextCuts(dst []byte, cuts []uint32) (out []byte, outCuts []uint32, more bool) {
-	return e.next(dst, cuts, true)
-}
-
-func (e *Encoder) next(dst []byte, cuts []uint32, withCuts bool) (out []byte, outCuts []uint32, more bool) {
 	if e.msg == nil {
-		return dst, cuts, false
+		return dst, false
 	}
 	if !e.msgOK {
 		e.msg = nil
-		return dst, cuts, false
+		return dst, false
 	}
 	for {
 		if e.block >= len(e.msg.Blocks) {
 			e.msg = nil
 			clear(e.plans) // keep no pointer into the message
-			return dst, cuts, false
+			return dst, false
 		}
 		b := &e.msg.Blocks[e.block]
 		if e.sample < len(b.Timestamps) {
@@ -141,8 +127,7 @@ func (e *Encoder) next(dst []byte, cuts []uint32, withCuts bool) (out []byte, ou
 			}
 			i := e.sample
 			e.sample++
-			dst, cuts = e.appendSample(dst, b, i, cuts, withCuts)
-			return dst, cuts, true
+			return e.appendSample(dst, b, i), true
 		}
 		e.block++
 		e.sample = 0
@@ -215,9 +200,8 @@ func (e *Encoder) planBlock(b *feeds.Block) {
 	}
 }
 
-// appendSample appends sample i of b, or nothing if it cannot be written,
-// and with withCuts the end offsets of its field values to cuts.
-func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32, withCuts bool) ([]byte, []uint32) {
+// appendSample appends sample i of b, or nothing if it cannot be written.
+func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int) []byte {
 	var ts int64
 	var ok bool
 	if e.Protocol == ProtocolJSON {
@@ -227,10 +211,10 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 	}
 	if !ok {
 		e.rejectPoint(ReasonTimestamp, 1)
-		return dst, cuts
+		return dst
 	}
 
-	start, ncuts := len(dst), len(cuts)
+	start := len(dst)
 	dst = append(dst, e.prefix...)
 	first := true
 	for pi := range e.plans {
@@ -273,17 +257,14 @@ func (e *Encoder) appendSample(dst []byte, b *feeds.Block, i int, cuts []uint32,
 			continue
 		}
 		first = false
-		if withCuts {
-			cuts = append(cuts, uint32(len(dst)))
-		}
 	}
 	if first {
 		e.rejectPoint(ReasonNoFields, 1)
-		return dst[:start], cuts[:ncuts]
+		return dst[:start]
 	}
 	dst = append(dst, ' ')
 	dst = appendTimestamp(dst, ts)
-	return append(dst, '\n'), cuts
+	return append(dst, '\n')
 }
 
 // appendKey appends p's key, without its comma when first (no comma before

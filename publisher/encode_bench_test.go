@@ -11,7 +11,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/ocsflux/ocsflux/feeds"
-	"github.com/ocsflux/ocsflux/internal/lpgzip"
 	"github.com/ocsflux/ocsflux/publisher"
 )
 
@@ -94,9 +93,9 @@ func BenchmarkEncode(b *testing.B) {
 var gzipLevels = []int{gzip.StatelessCompression, gzip.HuffmanOnly, gzip.BestSpeed, 2, 6, gzip.BestCompression}
 
 // BenchmarkEncodeGzip is encode plus compression of the FakeDataAgent
-// batch with a reused klauspost gzip writer at each level, and with the
-// line-protocol compressor the publisher uses (lpgzip). ratio is
-// uncompressed / compressed size.
+// batch with a reused klauspost gzip writer at each level (level1 is what
+// the publisher does with --gzip by default). ratio is uncompressed /
+// compressed size.
 func BenchmarkEncodeGzip(b *testing.B) {
 	m := fakeDataMessage(5000, 10)
 	for _, level := range gzipLevels {
@@ -123,54 +122,6 @@ func BenchmarkEncodeGzip(b *testing.B) {
 			}
 			reportPoints(b, 5000)
 			b.ReportMetric(float64(len(buf))/float64(out.Len()), "ratio")
-		})
-	}
-	// The publisher's compressor when --gzip is on (lpgzip: the encoder
-	// records each line's layout, as the publisher does, and the
-	// compressor follows it), on the FakeDataAgent batch and on
-	// instrument-like readings (4 decimals, e.g. 12.3457: what agents that
-	// parse an instrument's text reply publish); and lpgzip-nolayout, the
-	// same compressor on text alone (what the publisher does for spooled
-	// batches and split requests).
-	for _, c := range []struct {
-		name   string
-		m      *feeds.Message
-		layout bool
-	}{{"lpgzip", m, true}, {"lpgzip-4decimals", instrumentMessage(5000, 10), true}, {"lpgzip-nolayout", m, false}} {
-		b.Run(c.name, func(b *testing.B) {
-			var enc publisher.Encoder
-			var z lpgzip.Compressor
-			var l lpgzip.Layout
-			var buf, out []byte
-			encode := func() {
-				buf, l.Ends, l.Cuts = buf[:0], l.Ends[:0], l.Cuts[:0]
-				enc.Reset(c.m)
-				for {
-					var more bool
-					if c.layout {
-						buf, l.Cuts, more = enc.NextCuts(buf, l.Cuts)
-					} else {
-						buf, more = enc.Next(buf)
-					}
-					if !more {
-						break
-					}
-					l.Ends = append(l.Ends, len(buf))
-				}
-				if c.layout {
-					out = z.AppendLayout(out[:0], buf, l)
-				} else {
-					out = z.Append(out[:0], buf)
-				}
-			}
-			encode()
-			b.SetBytes(int64(len(buf)))
-			b.ReportAllocs()
-			for b.Loop() {
-				encode()
-			}
-			reportPoints(b, 5000)
-			b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")
 		})
 	}
 }
@@ -203,15 +154,4 @@ func BenchmarkGzip(b *testing.B) {
 			b.ReportMetric(float64(len(buf))/float64(out.Len()), "ratio")
 		})
 	}
-	b.Run("lpgzip", func(b *testing.B) {
-		var c lpgzip.Compressor
-		out := c.Append(nil, buf)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		for b.Loop() {
-			out = c.Append(out[:0], buf)
-		}
-		reportPoints(b, 5000)
-		b.ReportMetric(float64(len(buf))/float64(len(out)), "ratio")
-	})
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,18 +306,6 @@ func TestEncoderNoAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per 100-point message, want 0", proto, n)
 		}
 	}
-	var cuts []uint32
-	encodeCuts := func() {
-		enc.Reset(m)
-		buf, cuts = buf[:0], cuts[:0]
-		for more := true; more; {
-			buf, cuts, more = enc.NextCuts(buf, cuts)
-		}
-	}
-	encodeCuts()
-	if n := testing.AllocsPerRun(20, encodeCuts); n != 0 {
-		t.Errorf("NextCuts: %v allocations per 100-point message, want 0", n)
-	}
 }
 
 // TestRecordable checks the feed filter: record must be true and
@@ -385,12 +372,8 @@ func TestGoldenThroughFeedsDecoder(t *testing.T) {
 // reports: each value left out of a written or empty point, each point
 // without time or fields, and for a field key "time" all its block's
 // samples.
-//
-// It also returns where each field value ends, offsets in the text (an
-// lpgzip.Layout's cuts).
-func refLines(m *feeds.Message) (string, []uint32, uint64) {
+func refLines(m *feeds.Message) (string, uint64) {
 	var rejected uint64
-	var cuts []uint32
 	esc := func(s, special string) string {
 		var b strings.Builder
 		for _, r := range s {
@@ -453,12 +436,11 @@ func refLines(m *feeds.Message) (string, []uint32, uint64) {
 					out.WriteByte(',')
 				}
 				out.WriteString(f)
-				cuts = append(cuts, uint32(out.Len()))
 			}
 			fmt.Fprintf(&out, " %d\n", int64(p))
 		}
 	}
-	return out.String(), cuts, rejected
+	return out.String(), rejected
 }
 
 // randomMessage builds a message of random blocks, names with characters
@@ -538,16 +520,14 @@ func randomMessage(rng *rand.Rand) *feeds.Message {
 
 // TestEncoderMatchesReference compares the encoder, line protocol, with
 // the plain reference encoder on random messages, and checks that every
-// value and point left out was reported, and that NextCuts writes the same
-// lines and records where each field value ends.
+// value and point left out was reported.
 func TestEncoderMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	var enc publisher.Encoder
 	var buf []byte
-	var cuts []uint32
 	for i := range 20000 {
 		m := randomMessage(rng)
-		want, wantCuts, wantRejected := refLines(m)
+		want, wantRejected := refLines(m)
 		var rejected uint64
 		enc.OnReject = func(r publisher.Reject) { rejected += r.Count }
 		var n int
@@ -562,14 +542,5 @@ func TestEncoderMatchesReference(t *testing.T) {
 			t.Errorf("message %d %+v: %d rejections reported, want %d", i, m, rejected, wantRejected)
 		}
 
-		enc.OnReject = nil
-		enc.Reset(m)
-		buf, cuts = buf[:0], cuts[:0]
-		for more := true; more; {
-			buf, cuts, more = enc.NextCuts(buf, cuts)
-		}
-		if string(buf) != want || !slices.Equal(cuts, wantCuts) {
-			t.Fatalf("message %d %+v: NextCuts\n got: %q %v\nwant: %q %v", i, m, buf, cuts, want, wantCuts)
-		}
 	}
 }

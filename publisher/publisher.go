@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-
-	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // ErrNotConnected is returned by Run when it was stopped before InfluxDB
@@ -45,16 +43,13 @@ type Publisher struct {
 	spool       atomic.Pointer[Spool] // set by Run when Config.SpoolDir is set
 
 	// Used by the Run goroutine only.
-	zw         *gzip.Writer
+	zw         *gzip.Writer // with Config.Gzip, reused for every request
 	zbuf       bytes.Buffer
-	lpz        lpgzip.Compressor // when GzipLevel is 0 (zw nil)
-	zout       []byte
 	rb, rest   SpoolBatch // replay batch and what is left of it after a failure
 	replayNext time.Time  // no replay before (bandwidth limit)
 
 	mu            sync.Mutex
 	enc           Encoder
-	layout        bool     // batches record their lpgzip layout (gzip with GzipLevel 0)
 	open          *batch   // batch being filled by Enqueue
 	queue         []*batch // sealed batches, oldest first; queue[0] is sent next
 	free          []*batch
@@ -94,7 +89,7 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	var zw *gzip.Writer
-	if cfg.GzipLevel > 0 {
+	if cfg.Gzip {
 		zw, err = gzip.NewWriterLevel(io.Discard, cfg.GzipLevel)
 		if err != nil {
 			return nil, fmt.Errorf("publisher config: gzip: %w", err)
@@ -110,7 +105,6 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 		spoolWake:   make(chan struct{}, 1),
 		connectedCh: make(chan struct{}),
 		zw:          zw,
-		layout:      cfg.Gzip && zw == nil,
 		feeds:       make(map[feedKey]*feedStat),
 	}
 	p.st.rejected = make(map[Reason]uint64)
@@ -391,7 +385,7 @@ func (p *Publisher) popLocked() *batch {
 // sendLive writes a batch taken from the queue; false if a retryable
 // failure left (some of) it unwritten: it is back at the queue's head.
 func (p *Publisher) sendLive(ctx context.Context, b *batch) bool {
-	d := p.deliver(ctx, b.buf, b.ends, b.layout())
+	d := p.deliver(ctx, b.buf, b.ends)
 	now := time.Now()
 	p.mu.Lock()
 	p.busyBytes -= b.size()
@@ -457,7 +451,6 @@ func (p *Publisher) keepLocked(b *batch, d *delivery) {
 		}
 	}
 	b.buf, b.ends = buf, ends
-	b.cuts = nil // the compressor does without
 	for i := range b.feeds {
 		b.feeds[i].lines = b.feeds[i].lines * len(ends) / oldPoints
 	}
@@ -511,14 +504,10 @@ func backoff(attempt int, lo, hi, retryAfter time.Duration) time.Duration {
 	return max(d, min(retryAfter, MaxRetryAfter))
 }
 
-// compress gzips src into the publisher's reused buffer, following its
-// layout l when that is known (an empty Layout is ignored, see
-// batch.layout). The result is valid until the next call.
-func (p *Publisher) compress(src []byte, l lpgzip.Layout) []byte {
-	if p.zw == nil {
-		p.zout = p.lpz.AppendLayout(p.zout[:0], src, l)
-		return p.zout
-	}
+// compress gzips src with the reused writer (klauspost/compress at
+// Config.GzipLevel) into the publisher's reused buffer. The result is
+// valid until the next call.
+func (p *Publisher) compress(src []byte) []byte {
 	p.zbuf.Reset()
 	p.zw.Reset(&p.zbuf)
 	_, _ = p.zw.Write(src) // writes to a bytes.Buffer cannot fail

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/ocsflux/ocsflux/internal/lpgzip"
 )
 
 // replay writes the oldest spooled data: records merged up to BatchPoints
@@ -31,7 +30,7 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 		return
 	}
 	start := time.Now()
-	d := p.deliver(ctx, b.Lines, b.Ends, lpgzip.Layout{}) // spooled batches have no layout
+	d := p.deliver(ctx, b.Lines, b.Ends)
 	now := time.Now()
 	if !d.failed {
 		if err := sp.Ack(); err != nil {

@@ -222,9 +222,8 @@ func TestWriterAuthFailureAtStartup(t *testing.T) {
 
 // TestWriterSplit413: InfluxDB refusing large bodies makes the publisher
 // split batches until they fit; nothing is lost or duplicated. With gzip,
-// the halves are compressed without the batch's layout; and when the
-// second half then fails with a 500, only the unwritten lines are kept
-// (without the layout, which no longer fits them) and written on the
+// the halves are compressed on their own; and when the second half then
+// fails with a 500, only the unwritten lines are kept and written on the
 // retry. The memory accounting returns to zero.
 func TestWriterSplit413(t *testing.T) {
 	for _, c := range []struct {

@@ -47,10 +47,9 @@ type Options struct {
 	// setting it turns certificate verification on, as --verify-ssl does.
 	CAFile string
 	// GzipLevel (--compression-level; not --gzip-level, which would make
-	// --gz, an abbreviation of the Python agent's --gzip, ambiguous)
-	// chooses the compressor used with --gzip: 0
-	// is ocsflux's line-protocol compressor, 1-9 the levels of a general
-	// DEFLATE compressor (9 is the Python agent's).
+	// --gz, an abbreviation of the Python agent's --gzip, ambiguous) is
+	// the DEFLATE level used with --gzip: 1 (fastest, the default) to 9
+	// (smallest, the Python agent's).
 	GzipLevel int
 	// BatchPoints (--batch-points) is the most points per write request
 	// (1..10000; the Python agent uses 10000).
@@ -190,9 +189,8 @@ func (o *Options) Flags() []site.Flag {
 			Help: "Retention policy to write into (default: the database's default policy)."}),
 		ext(site.Flag{Name: "ca-file", Value: site.StringValue(&o.CAFile), Placeholder: "PATH",
 			Help: "PEM file of extra CA certificates to trust; turns on certificate verification like --verify-ssl."}),
-		ext(site.Flag{Name: "compression-level", Value: site.IntValue(&o.GzipLevel, 0, 9), Default: "0", Placeholder: "N",
-			Help: "Compressor used with --gzip: 0 is ocsflux's line-protocol compressor (fastest, and smaller than level 1); " +
-				"1 (fastest) to 9 (smallest, the Python agent's level) are the levels of a general DEFLATE compressor."}),
+		ext(site.Flag{Name: "compression-level", Value: site.IntValue(&o.GzipLevel, 1, 9), Default: "1", Placeholder: "N",
+			Help: "gzip level used with --gzip: 1 (fastest) to 9 (smallest, the Python agent's level)."}),
 		ext(site.Flag{Name: "batch-points", Value: site.IntValue(&o.BatchPoints, 1, 10000), Default: "5000", Placeholder: "N",
 			Help: "Most points per write request (1-10000)."}),
 		ext(site.Flag{Name: "batch-bytes", Value: site.BytesValue(&o.BatchBytes), Default: "4MiB", Placeholder: "SIZE",
@@ -242,8 +240,8 @@ func (o Options) Validate() error {
 	if o.Database == "" {
 		bad("database", "must not be empty")
 	}
-	if o.GzipLevel < 0 || o.GzipLevel > 9 {
-		bad("compression-level", "must be from 0 to 9, got %d", o.GzipLevel)
+	if o.GzipLevel < 1 || o.GzipLevel > 9 {
+		bad("compression-level", "must be from 1 to 9, got %d", o.GzipLevel)
 	}
 	if o.BatchPoints < 1 || o.BatchPoints > 10000 {
 		bad("batch-points", "must be from 1 to 10000, got %d", o.BatchPoints)

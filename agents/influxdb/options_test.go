@@ -119,7 +119,7 @@ func TestValidate(t *testing.T) {
 		{func(o *influxdb.Options) { o.URL = "http://" }, `--url: has no host: "http://"`},
 		{func(o *influxdb.Options) { o.URL = "http://u:secret@db:8086" }, "--url: must not contain credentials"},
 		{func(o *influxdb.Options) { o.URL = "http://db:8086/?db=x" }, "--url: must not have a query or fragment"},
-		{func(o *influxdb.Options) { o.GzipLevel = 10 }, "--compression-level: must be from 0 to 9, got 10"},
+		{func(o *influxdb.Options) { o.GzipLevel = 10 }, "--compression-level: must be from 1 to 9, got 10"},
 		{func(o *influxdb.Options) { o.BatchPoints = 10001 }, "--batch-points: must be from 1 to 10000, got 10001"},
 		{func(o *influxdb.Options) { o.BatchBytes = 17 << 20 }, "--batch-bytes: must be from 1 to 16MiB"},
 		{func(o *influxdb.Options) { o.FlushInterval = 0 }, "--flush-interval: must be positive"},
