@@ -3,7 +3,6 @@ package publisher
 import (
 	"context"
 	"time"
-
 )
 
 // replay writes the oldest spooled data: records merged up to BatchPoints
