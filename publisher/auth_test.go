@@ -162,7 +162,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := publisher.New(publisher.Config{Port: -1}, nil); err == nil || !strings.Contains(err.Error(), "port -1") {
+	if _, err := publisher.New(publisher.Config{OutputConfig: publisher.OutputConfig{Port: -1}}, nil); err == nil || !strings.Contains(err.Error(), "port -1") {
 		t.Errorf("New with a bad port: %v, want a port error", err)
 	}
 	if _, err := publisher.New(publisher.Config{}, nil); err != nil {

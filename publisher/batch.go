@@ -3,7 +3,6 @@ package publisher
 import (
 	"time"
 
-	"github.com/ocsflux/ocsflux/feeds"
 )
 
 // batch is line protocol for one /write request: whole lines, each ending
@@ -24,7 +23,7 @@ type feedCount struct {
 
 func (b *batch) points() int { return len(b.ends) }
 
-// size is the memory b's data takes, as counted in pendingBytes.
+// size is the memory b's data takes, as counted in Output.mem.
 func (b *batch) size() int { return len(b.buf) }
 
 // addLine records that a line ending at len(b.buf) belongs to fs.
@@ -39,7 +38,7 @@ func (b *batch) addLine(fs *feedStat) {
 }
 
 // newBatchLocked returns an empty batch, reusing a free one if possible.
-func (p *Publisher) newBatchLocked(now time.Time) *batch {
+func (p *Output) newBatchLocked(now time.Time) *batch {
 	var b *batch
 	if n := len(p.free); n > 0 {
 		b = p.free[n-1]
@@ -57,7 +56,7 @@ func (p *Publisher) newBatchLocked(now time.Time) *batch {
 const maxFreeBatches = 4
 
 // recycleLocked returns b's buffers to the free list.
-func (p *Publisher) recycleLocked(b *batch) {
+func (p *Output) recycleLocked(b *batch) {
 	if len(p.free) >= maxFreeBatches || cap(b.buf) > 2*p.cfg.BatchBytes {
 		return
 	}
@@ -68,7 +67,7 @@ func (p *Publisher) recycleLocked(b *batch) {
 }
 
 // sealLocked moves the open batch to the end of the send queue.
-func (p *Publisher) sealLocked() {
+func (p *Output) sealLocked() {
 	if p.open == nil || p.open.points() == 0 {
 		return
 	}
@@ -76,87 +75,111 @@ func (p *Publisher) sealLocked() {
 	p.open = nil
 }
 
-// Enqueue encodes the samples of m and adds them to the pending data. It
-// never blocks on InfluxDB or on the disk: it only takes the publisher's
-// lock for the time of encoding, so it may be called from a WAMP event
-// handler. m is read during the call and not retained.
-//
-// Messages of feeds that are not recorded (see Recordable) are skipped.
-// Values InfluxDB would refuse are dropped and counted (see Reason). When
-// the pending data in memory has reached Config.MaxPendingBytes (without a
-// spool, or when the spool cannot keep up), or after Run has returned, the
-// points are dropped and counted (ReasonQueueFull, ReasonStopped) and
-// Enqueue returns false; otherwise true.
-//
-// Enqueue may be called before Run: the data is written once InfluxDB
-// answers (the Python agent keeps what arrives while it connects).
-func (p *Publisher) Enqueue(m *feeds.Message) bool {
-	if !Recordable(&m.Info) {
-		p.mu.Lock()
-		p.st.skipped++
-		p.mu.Unlock()
-		return true
-	}
-	n := samples(m)
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.st.received += n
-	fs := p.feedStatLocked(m.Info.AgentAddress, m.Info.FeedName)
-	fs.received += n
-	if p.closed {
-		p.rejectLocked(Reject{Reason: ReasonStopped, Agent: m.Info.AgentAddress, Feed: m.Info.FeedName, Count: n})
+// inboxLen bounds the chunks waiting in an output's inbox; the bytes they
+// hold count against MaxPendingBytes from the moment they are offered.
+const inboxLen = 4096
+
+// offer hands c to the output without blocking, on the intake's
+// goroutine: false when the output holds MaxPendingBytes already (its
+// spool, if any, cannot keep up) or its inbox is full.
+func (p *Output) offer(c *chunk) bool {
+	size, n := int64(len(c.buf)), int64(len(c.ends))
+	if p.mem.Load()+size > int64(p.cfg.MaxPendingBytes) && p.mem.Load() > 0 {
 		return false
 	}
-	wasEmpty := p.pendingPoints == 0
-	signal := false
-	var done uint64
-	p.enc.Reset(m)
+	p.mem.Add(size)
+	p.memPoints.Add(n)
+	p.offered.Add(uint64(n))
+	select {
+	case p.inbox <- c:
+		return true
+	default:
+		p.mem.Add(-size)
+		p.memPoints.Add(-n)
+		return false
+	}
+}
+
+// runInbox is the output's inbox goroutine: it moves offered chunks into
+// batches, under the output's lock, until quit is closed, and then takes
+// what is left in the inbox (the intake has stopped offering by then).
+func (p *Output) runInbox(quit <-chan struct{}) {
 	for {
-		if p.pendingBytes >= p.cfg.MaxPendingBytes && done < n {
-			// The spooler (if any) moves batches to disk long before
-			// this; reaching it means the disk cannot keep up.
-			p.rejectLocked(Reject{Reason: ReasonQueueFull, Agent: m.Info.AgentAddress, Feed: m.Info.FeedName, Count: n - done})
-			p.enc.msg = nil // do not keep m
-			if signal || (wasEmpty && p.pendingPoints > 0) {
-				p.signal()
+		select {
+		case c := <-p.inbox:
+			p.addChunks(c)
+		case <-quit:
+			for {
+				select {
+				case c := <-p.inbox:
+					p.addChunks(c)
+				default:
+					return
+				}
 			}
-			return false
 		}
-		if p.open == nil {
-			p.open = p.newBatchLocked(now)
-		}
-		b := p.open
-		before, size := len(b.buf), b.size()
-		var more bool
-		b.buf, more = p.enc.Next(b.buf)
-		if !more {
+	}
+}
+
+// addChunks adds c, and the chunks queued behind it, to the pending data.
+func (p *Output) addChunks(c *chunk) {
+	p.mu.Lock()
+	signal := false
+	for n := 0; ; n++ {
+		signal = p.addLocked(c) || signal
+		c.release()
+		if n == 64 {
 			break
 		}
-		done++
-		if len(b.buf) == before {
-			continue // sample rejected
+		select {
+		case c = <-p.inbox:
+			continue
+		default:
 		}
+		break
+	}
+	p.mu.Unlock()
+	if signal {
+		p.signal()
+	}
+}
+
+// addLocked copies the lines of c into the open batch (sealing batches
+// that fill up) and reports whether the writer or the spooler should look
+// at the pending data. After Run has stopped, the lines are counted as
+// ReasonStopped.
+func (p *Output) addLocked(c *chunk) bool {
+	fs := p.feedStatLocked(c.agent, c.feed)
+	if p.closed {
+		p.mem.Add(-int64(len(c.buf)))
+		p.memPoints.Add(-int64(len(c.ends)))
+		p.rejectLocked(Reject{Reason: ReasonStopped, Agent: c.agent, Feed: c.feed, Count: uint64(len(c.ends))})
+		return false
+	}
+	signal := false
+	start := 0
+	for _, end := range c.ends {
+		if p.open == nil {
+			p.open = p.newBatchLocked(c.at)
+		}
+		b := p.open
 		if b.points() == 0 {
-			b.first = now // the flush interval counts from the first line
-			signal = true // the spooler times the open batch
+			b.first = c.at // the flush interval counts from the first line
+			signal = true  // the spooler times the open batch
 		}
+		b.buf = append(b.buf, c.buf[start:end]...)
+		start = end
 		b.addLine(fs)
-		p.pendingBytes += b.size() - size
-		p.pendingPoints++
 		if b.points() >= p.cfg.BatchPoints || len(b.buf) >= p.cfg.BatchBytes {
 			p.sealLocked()
 			signal = true
 		}
 	}
-	if signal || (wasEmpty && p.pendingPoints > 0) {
-		p.signal()
-	}
-	return true
+	return signal
 }
 
 // signal wakes Run's writer and the spooler without blocking.
-func (p *Publisher) signal() {
+func (p *Output) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:

@@ -38,9 +38,16 @@ const (
 	// ActionSplit: HTTP 413, the body is too large: split the batch in two
 	// and send the halves.
 	ActionSplit
+	// ActionRefused: a 4xx whose meaning is not known (a body the server
+	// cannot read, a parameter it does not support, a point it refuses
+	// with an unrecognised message). The request is tried refusedTries
+	// times; then the lines are bisected to find those the server refuses,
+	// which are dead-lettered with the status and message, and the others
+	// are written.
+	ActionRefused
 )
 
-var actionNames = [...]string{"ok", "retry", "auth", "create database", "dropped", "split"}
+var actionNames = [...]string{"ok", "retry", "auth", "create database", "dropped", "split", "refused"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -105,7 +112,8 @@ func Classify(r Reply, now time.Time) Outcome {
 		o.Action = ActionAuth
 	case r.Status == http.StatusRequestEntityTooLarge:
 		o.Action = ActionSplit
-	case strings.Contains(lower, "database not found"):
+	case strings.Contains(lower, "database not found") ||
+		r.Status == http.StatusNotFound && strings.Contains(lower, "bucket") && strings.Contains(lower, "not found"):
 		o.Action = ActionCreateDatabase
 	case r.Status >= 400 && r.Status < 500 && (strings.Contains(lower, "partial write") ||
 		strings.Contains(lower, "field type conflict") ||
@@ -113,11 +121,38 @@ func Classify(r Reply, now time.Time) Outcome {
 		strings.Contains(lower, "points beyond retention policy")):
 		o.Action = ActionDropped
 		o.Dropped, o.Rejects = parseDropped(o.Message)
+	case r.Status >= 400 && r.Status < 500 && r.Status != http.StatusRequestTimeout &&
+		r.Status != http.StatusTooManyRequests && r.Status != http.StatusNotFound:
+		o.Action = ActionRefused
 	default:
-		// 5xx, 429, and 4xx we do not know: keep the data and retry.
+		// 5xx, 429, 408, 404 (a path a proxy does not route yet), and
+		// anything else: keep the data and retry.
 		o.Action = ActionRetry
 	}
 	return o
+}
+
+// ClassifyWrite is Classify for the reply to a write: only 204 No Content
+// means the points are stored (InfluxDB 1.x /write, 2.x /api/v2/write,
+// InfluxDB 3's compatibility endpoints and VictoriaMetrics all answer a
+// stored write so). Any other 2xx, such as a proxy's or a login portal's
+// 200 page, is a failure to retry, named with its status and the start of
+// its body.
+func ClassifyWrite(r Reply, now time.Time) Outcome {
+	if r.Err == nil && r.Status >= 200 && r.Status < 300 && r.Status != http.StatusNoContent {
+		return Outcome{Action: ActionRetry, Status: r.Status,
+			Message: fmt.Sprintf("unexpected reply to a write, not 204 No Content: %q", snippet(r.Body))}
+	}
+	return Classify(r, now)
+}
+
+// snippet is the start of a reply body, for messages.
+func snippet(b []byte) string {
+	const n = 200
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
 }
 
 // Err returns nil for ActionOK and a *WriteError otherwise.
@@ -137,6 +172,8 @@ func (o Outcome) Reason() string {
 		return fmt.Sprintf("authentication failed (HTTP %d): %s", o.Status, o.Message)
 	case o.Status == 0:
 		return "InfluxDB unreachable: " + o.Message
+	case o.Action == ActionRefused:
+		return fmt.Sprintf("InfluxDB refused a request (HTTP %d): %s", o.Status, o.Message)
 	case o.Action == ActionCreateDatabase:
 		return fmt.Sprintf("database not found (HTTP %d): %s", o.Status, o.Message)
 	}

@@ -13,9 +13,47 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// Config configures a Publisher. Zero numeric and string fields take the
-// defaults of DefaultConfig (New fills them in); booleans default to false.
+// Config configures a Publisher: its intake and its outputs. Zero numeric
+// and string fields take the defaults of DefaultConfig (New fills them
+// in); booleans default to false.
 type Config struct {
+	// OutputConfig is the first output: the target the Python agent's
+	// flags (or INFLUXDB_V2_* variables) describe.
+	OutputConfig
+	// Outputs are more outputs (--output), written to at the same time;
+	// each needs a unique Name. Zero fields take the defaults, as above.
+	Outputs []OutputConfig
+
+	// Protocol is ProtocolLine (default) or ProtocolJSON.
+	Protocol Protocol
+	// Filter selects the agents and feeds written (all by default).
+	Filter Filter
+}
+
+// API is the InfluxDB write API an output uses.
+type API string
+
+const (
+	// APIv1 is InfluxDB 1.x's API: POST /write?db=&rp=&precision=ns,
+	// databases checked with SHOW DATABASES and created with CREATE
+	// DATABASE (InfluxDB 3 and VictoriaMetrics accept its /write too).
+	APIv1 API = "v1"
+	// APIv2 is InfluxDB 2.x's API: POST
+	// /api/v2/write?org=&bucket=&precision=ns with a token, buckets
+	// checked and created through /api/v2/buckets (and /api/v2/orgs).
+	APIv2 API = "v2"
+)
+
+// OutputConfig configures one output: one InfluxDB (or compatible) server
+// written to through one API, with its own spool, dead-letter file,
+// batching, retries and counters.
+type OutputConfig struct {
+	// Name identifies the output in logs, stats and the session data, and
+	// names its spool subdirectory (extra outputs). Default: "influxdb"
+	// for the first output; extra outputs must set it.
+	Name string
+	// API is APIv1 (default) or APIv2.
+	API API
 	// URL is the full base URL of InfluxDB ("https://influx.example:8086",
 	// a path prefix is kept). When set it overrides Host, Port and SSL.
 	// It must not hold credentials.
@@ -32,18 +70,20 @@ type Config struct {
 	// CAFile is a PEM file of extra CA certificates to trust.
 	CAFile string
 
-	// Database (default "ocs_feeds") is written with /write?db=, checked
-	// with SHOW DATABASES and created when missing.
+	// Database (default "ocs_feeds") is written with /write?db= (APIv1),
+	// checked with SHOW DATABASES and created when missing.
 	Database string
-	// RetentionPolicy, if set, is sent as /write?rp=.
+	// RetentionPolicy, if set, is sent as /write?rp= (APIv1).
 	RetentionPolicy string
-	// SkipDatabaseCheck skips SHOW DATABASES / CREATE DATABASE at start-up
-	// (for servers without them, e.g. InfluxDB 3 through its v1 API). A
-	// "database not found" reply still triggers CREATE DATABASE.
-	SkipDatabaseCheck bool
+	// Org and Bucket are the APIv2 organization (name) and bucket; the
+	// bucket is created in Org when missing.
+	Org, Bucket string
+	// NoCreate skips the start-up check and creation of the database or
+	// bucket, and never creates one later ("database not found" is then
+	// retried): for servers without those APIs (InfluxDB 3,
+	// VictoriaMetrics) or users without the right to create.
+	NoCreate bool
 
-	// Protocol is ProtocolLine (default) or ProtocolJSON.
-	Protocol Protocol
 	// Gzip compresses request bodies (Python: --gzip).
 	Gzip bool
 	// GzipLevel is the DEFLATE level of klauspost/compress's gzip writer
@@ -134,6 +174,7 @@ type Config struct {
 
 // Defaults.
 const (
+	DefaultOutputName      = "influxdb"
 	DefaultHost            = "influxdb"
 	DefaultPort            = 8086
 	DefaultDatabase        = "ocs_feeds"
@@ -171,10 +212,19 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) fillDefaults() {
+	setDefault(&c.Protocol, ProtocolLine)
+	setDefault(&c.OutputConfig.Name, DefaultOutputName)
+	c.OutputConfig.fillDefaults()
+	for i := range c.Outputs {
+		c.Outputs[i].fillDefaults()
+	}
+}
+
+func (c *OutputConfig) fillDefaults() {
+	setDefault(&c.API, APIv1)
 	setDefault(&c.Host, DefaultHost)
 	setDefault(&c.Port, DefaultPort)
 	setDefault(&c.Database, DefaultDatabase)
-	setDefault(&c.Protocol, ProtocolLine)
 	setDefault(&c.GzipLevel, DefaultGzipLevel)
 	setDefault(&c.BatchPoints, DefaultBatchPoints)
 	setDefault(&c.BatchBytes, DefaultBatchBytes)
@@ -197,8 +247,8 @@ func (c *Config) fillDefaults() {
 	}
 }
 
-// spoolConfig is the configuration of the publisher's spool.
-func (c *Config) spoolConfig() SpoolConfig {
+// spoolConfig is the configuration of the output's spool.
+func (c *OutputConfig) spoolConfig() SpoolConfig {
 	return SpoolConfig{Dir: c.SpoolDir, MaxBytes: c.SpoolMaxBytes, MaxAge: c.SpoolMaxAge, Sync: c.SpoolSync}
 }
 
@@ -209,9 +259,46 @@ func setDefault[T comparable](p *T, def T) {
 	}
 }
 
-// Validate reports the first invalid setting. It does not fill defaults:
+// Validate reports the invalid settings. It does not fill defaults:
 // validate DefaultConfig() with changes, or let New do both.
 func (c Config) Validate() error {
+	var errs []error
+	if c.Protocol != ProtocolLine && c.Protocol != ProtocolJSON {
+		errs = append(errs, fmt.Errorf("protocol %q: must be %q or %q", c.Protocol, ProtocolLine, ProtocolJSON))
+	}
+	if err := c.Filter.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	names := map[string]bool{}
+	dirs := map[string]string{}
+	for i, o := range c.all() {
+		if err := o.Validate(); err != nil {
+			if i > 0 {
+				err = fmt.Errorf("output %q: %w", o.Name, err)
+			}
+			errs = append(errs, err)
+		}
+		if names[o.Name] {
+			errs = append(errs, fmt.Errorf("output %q: two outputs have that name", o.Name))
+		}
+		names[o.Name] = true
+		if o.SpoolDir != "" {
+			if other, ok := dirs[filepath.Clean(o.SpoolDir)]; ok {
+				errs = append(errs, fmt.Errorf("outputs %q and %q share the spool directory %s", other, o.Name, o.SpoolDir))
+			}
+			dirs[filepath.Clean(o.SpoolDir)] = o.Name
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// all returns the outputs' configurations, the first one first.
+func (c Config) all() []OutputConfig {
+	return append([]OutputConfig{c.OutputConfig}, c.Outputs...)
+}
+
+// Validate reports the invalid settings of one output.
+func (c OutputConfig) Validate() error {
 	if _, err := c.BaseURL(); err != nil {
 		return err
 	}
@@ -221,9 +308,16 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(c.Database != "", "database must not be empty")
-	check(c.Protocol == ProtocolLine || c.Protocol == ProtocolJSON,
-		"protocol %q: must be %q or %q", c.Protocol, ProtocolLine, ProtocolJSON)
+	check(c.Name != "" && validOutputName(c.Name), "output name %q: must be letters, digits, '.', '_' or '-'", c.Name)
+	switch c.API {
+	case APIv1:
+		check(c.Database != "", "database must not be empty")
+	case APIv2:
+		check(c.Bucket != "", "bucket must not be empty")
+		check(c.Org != "" || c.NoCreate, "org must not be empty (it names the org of the bucket to write and create)")
+	default:
+		errs = append(errs, fmt.Errorf("api %q: must be %q or %q", c.API, APIv1, APIv2))
+	}
 	check(c.GzipLevel >= gzip.BestSpeed && c.GzipLevel <= gzip.BestCompression,
 		"gzip level %d: must be 1 to 9", c.GzipLevel)
 	check(c.BatchPoints >= 1, "batch points %d: must be at least 1", c.BatchPoints)
@@ -256,9 +350,20 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validOutputName reports whether name can name an output and its spool
+// subdirectory.
+func validOutputName(name string) bool {
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return name != "." && name != ".."
+}
+
 // BaseURL returns the InfluxDB base URL the requests go to: URL, or
 // http[s]://Host:Port.
-func (c Config) BaseURL() (*url.URL, error) {
+func (c OutputConfig) BaseURL() (*url.URL, error) {
 	if c.URL == "" {
 		if c.Host == "" {
 			return nil, errors.New("host must not be empty")

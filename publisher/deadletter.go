@@ -63,7 +63,7 @@ type deadLetterFile struct {
 	buf  []byte
 }
 
-func newDeadLetterFile(cfg Config, log *slog.Logger) *deadLetterFile {
+func newDeadLetterFile(cfg OutputConfig, log *slog.Logger) *deadLetterFile {
 	if cfg.DeadLetterFile == "" {
 		return nil
 	}

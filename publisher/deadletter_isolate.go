@@ -3,11 +3,17 @@ package publisher
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/influxdata/influxdb1-client/models"
 )
+
+// refusedTries is how many times a request the server refuses with an
+// unknown 4xx (ActionRefused) is sent before its lines are bisected.
+const refusedTries = 3
 
 // maxIsolateRequests bounds the requests spent on one batch to find the
 // lines InfluxDB refuses; past it, the lines still in doubt are
@@ -33,7 +39,7 @@ type delivery struct {
 // requestsLocked counts d's accepted write requests in the stats, in the
 // same locked section as the lines they stored, so that Stats never shows
 // a request without its points.
-func (p *Publisher) requestsLocked(d *delivery) {
+func (p *Output) requestsLocked(d *delivery) {
 	p.st.batches += uint64(d.ok)
 	if d.ok > 0 {
 		p.st.lastWrite = d.okAt
@@ -58,14 +64,24 @@ func (d *delivery) progress() bool { return d.stored > 0 || len(d.dead) > 0 }
 //     alone.
 //   - database not found: the database is created (once) and the lines
 //     resent.
+//   - an unknown 4xx (ActionRefused): the lines are sent refusedTries
+//     times in all, with backoff, then bisected; a line refused alone is
+//     dead-lettered (ReasonRefused, with the status and message). When
+//     no request of the delivery was accepted and more than one line was
+//     refused, the server refuses everything (a misconfigured proxy, a
+//     wrong API): nothing is dead-lettered and the delivery fails, to be
+//     retried like a 5xx.
 //
 // The caller counts the dead letters (deadLetteredLocked) with the
 // written lines, then writes them (writeDeadLetters). Only the Run
 // goroutine calls deliver.
-func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) delivery {
+func (p *Output) deliver(ctx context.Context, buf []byte, ends []int) delivery {
 	var d delivery
 	stack := []span{{0, len(ends)}}
-	requests, created := 0, false
+	requests, created, tries := 0, false, 0
+	var refused []int // lines dead-lettered as ReasonRefused, at index refusedAt[i] of d.dead
+	var refusedAt []int
+	var lastRefusal Outcome
 	for len(stack) > 0 {
 		sp := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -83,11 +99,11 @@ func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) deliver
 			d.ok++
 			d.okAt = time.Now()
 		}
-		if o.Action == ActionCreateDatabase && !created {
+		if o.Action == ActionCreateDatabase && !created && !p.cfg.NoCreate {
 			created = true
-			co := p.http.createDatabase(ctx, p.cfg.Database)
+			co := p.http.createTarget(ctx)
 			if co.Action == ActionOK {
-				p.log.Warn("database was missing; created it", "database", p.cfg.Database)
+				p.log.Warn("the " + p.http.target() + " was missing; created it")
 				stack = append(stack, sp)
 				continue
 			}
@@ -96,6 +112,25 @@ func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) deliver
 		switch o.Action {
 		case ActionOK:
 			d.stored += sp.n()
+		case ActionRefused:
+			lastRefusal = o
+			if tries++; tries < refusedTries && sp.n() == len(ends) {
+				if !sleepCtx(ctx, backoff(tries, p.cfg.RetryMin, p.cfg.RetryMax, o.RetryAfter)) {
+					o.Action = ActionRetry
+					return d.failAt(o, sp, stack)
+				}
+				stack = append(stack, sp)
+				continue
+			}
+			if sp.n() > 1 {
+				stack = pushHalves(stack, sp)
+				continue
+			}
+			refused = append(refused, sp.lo)
+			refusedAt = append(refusedAt, len(d.dead))
+			dl := describeLine(lineAt(buf, ends, sp.lo), o, nil)
+			dl.Reason, dl.Error = ReasonRefused, fmt.Sprintf("HTTP %d: %s", o.Status, o.Message)
+			d.dead = append(d.dead, dl)
 		case ActionSplit:
 			if sp.n() > 1 {
 				p.log.Info("InfluxDB refused a request as too large; splitting it", "points", sp.n())
@@ -115,20 +150,57 @@ func (p *Publisher) deliver(ctx context.Context, buf []byte, ends []int) deliver
 				stack = pushHalves(stack, sp)
 			}
 		default:
-			d.failed, d.fail = true, o
-			d.rest = append(d.rest, sp)
-			for i := len(stack) - 1; i >= 0; i-- {
-				d.rest = append(d.rest, stack[i])
+			return d.failAt(o, sp, stack)
+		}
+	}
+	if d.ok == 0 && len(refused) > 1 {
+		// Nothing was accepted: the server refuses every request.
+		p.log.Warn("the server refuses every line of a batch with the same unknown 4xx; keeping them for retry, not dead-lettering",
+			"lines", len(refused), "status", lastRefusal.Status, "message", lastRefusal.Message)
+		for i := len(refusedAt) - 1; i >= 0; i-- {
+			d.dead = slices.Delete(d.dead, refusedAt[i], refusedAt[i]+1)
+		}
+		d.failed, d.fail = true, lastRefusal
+		d.fail.Action = ActionRetry
+		d.rest = d.rest[:0]
+		slices.Sort(refused)
+		for _, l := range refused {
+			if n := len(d.rest); n > 0 && d.rest[n-1].hi == l {
+				d.rest[n-1].hi++
+			} else {
+				d.rest = append(d.rest, span{l, l + 1})
 			}
-			return d
 		}
 	}
 	return d
 }
 
+// failAt ends a delivery with a retryable failure o while sending sp,
+// with the spans of stack still to send.
+func (d *delivery) failAt(o Outcome, sp span, stack []span) delivery {
+	d.failed, d.fail = true, o
+	d.rest = append(d.rest, sp)
+	for i := len(stack) - 1; i >= 0; i-- {
+		d.rest = append(d.rest, stack[i])
+	}
+	return *d
+}
+
+// sleepCtx waits d, or less if ctx ends first (then it returns false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // resolveRefused dead-letters the refused lines of sp: the identified ones
 // when exact, else every line of sp. It returns the number of lines stored.
-func (p *Publisher) resolveRefused(d *delivery, buf []byte, ends []int, sp span, o Outcome, bad []refusal, exact bool) int {
+func (p *Output) resolveRefused(d *delivery, buf []byte, ends []int, sp span, o Outcome, bad []refusal, exact bool) int {
 	if exact {
 		for i := range bad {
 			d.dead = append(d.dead, bad[i].letter)
@@ -164,7 +236,7 @@ func lineAt(buf []byte, ends []int, i int) []byte {
 }
 
 // post sends one write request and classifies the reply.
-func (p *Publisher) post(ctx context.Context, lines []byte) Outcome {
+func (p *Output) post(ctx context.Context, lines []byte) Outcome {
 	body := lines
 	if p.cfg.Gzip {
 		body = p.compress(lines)
@@ -172,7 +244,7 @@ func (p *Publisher) post(ctx context.Context, lines []byte) Outcome {
 	start := time.Now()
 	r := p.http.write(ctx, body)
 	end := time.Now()
-	o := Classify(r, end)
+	o := ClassifyWrite(r, end)
 	p.mu.Lock()
 	p.st.bytesSent += uint64(len(body))
 	p.st.lastLatency = end.Sub(start)
@@ -334,7 +406,7 @@ func describeLine(line []byte, o Outcome, pt models.Point) DeadLetter {
 
 // deadLetteredLocked counts the dead letters of one delivery and returns
 // the type conflicts to log (the first of each field and type).
-func (p *Publisher) deadLetteredLocked(dls []DeadLetter, now time.Time) (conflicts []*DeadLetter) {
+func (p *Output) deadLetteredLocked(dls []DeadLetter, now time.Time) (conflicts []*DeadLetter) {
 	for i := range dls {
 		e := &dls[i]
 		e.At = now
@@ -349,7 +421,7 @@ func (p *Publisher) deadLetteredLocked(dls []DeadLetter, now time.Time) (conflic
 
 // writeDeadLetters logs the new type conflicts and appends the dead
 // letters to the dead-letter file.
-func (p *Publisher) writeDeadLetters(dls []DeadLetter, conflicts []*DeadLetter) {
+func (p *Output) writeDeadLetters(dls []DeadLetter, conflicts []*DeadLetter) {
 	for _, e := range conflicts {
 		p.log.Warn("field type conflict: InfluxDB has this field with another type and refuses the points that have it with this type; they are dead-lettered",
 			"agent", e.Agent, "feed", e.Feed, "field", e.Field, "sent_type", e.Type, "influxdb_type", e.ExistingType,

@@ -2,6 +2,9 @@ package publisher
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
 	"reflect"
 
 	"github.com/ocsflux/ocsflux/feeds"
@@ -63,4 +66,55 @@ func truthy(v any) bool {
 		return truthy(r.Elem().Interface())
 	}
 	return true
+}
+
+// Filter selects, by glob patterns (path.Match syntax: * ? [...]), which
+// agents and feeds a publisher writes, so that several publishers can
+// share a site's agents. A message is written when its agent address
+// matches one of Agents (or Agents is empty), matches none of
+// ExcludeAgents, and "<agent address>.<feed name>" matches none of
+// ExcludeFeeds.
+type Filter struct {
+	Agents, ExcludeAgents, ExcludeFeeds []string
+}
+
+// Validate reports patterns path.Match cannot use.
+func (f Filter) Validate() error {
+	var errs []error
+	for _, list := range []struct {
+		flag     string
+		patterns []string
+	}{{"agents", f.Agents}, {"exclude-agents", f.ExcludeAgents}, {"exclude-feeds", f.ExcludeFeeds}} {
+		for _, p := range list.patterns {
+			if _, err := path.Match(p, ""); err != nil {
+				errs = append(errs, fmt.Errorf("%s pattern %q: %w", list.flag, p, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// empty reports whether f lets every message through.
+func (f Filter) empty() bool {
+	return len(f.Agents) == 0 && len(f.ExcludeAgents) == 0 && len(f.ExcludeFeeds) == 0
+}
+
+// Accept reports whether f lets a message of agent's feed through.
+func (f Filter) Accept(agent, feed string) bool {
+	if len(f.Agents) > 0 && !matchAny(f.Agents, agent) {
+		return false
+	}
+	if matchAny(f.ExcludeAgents, agent) {
+		return false
+	}
+	return len(f.ExcludeFeeds) == 0 || !matchAny(f.ExcludeFeeds, agent+"."+feed)
+}
+
+func matchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, s); ok {
+			return true
+		}
+	}
+	return false
 }

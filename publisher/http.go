@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,18 +24,18 @@ const maxReplyBody = 64 << 10
 // userAgent identifies ocsflux to InfluxDB.
 const userAgent = "ocsflux"
 
-// influxHTTP makes the requests to InfluxDB's 1.x API. Only the publisher's
-// Run goroutine uses it.
+// influxHTTP makes an output's requests to its server, through the API
+// (APIv1 or APIv2) of its configuration. Only the output's writer
+// goroutine uses it.
 type influxHTTP struct {
+	cfg      OutputConfig
 	client   *http.Client
 	base     *url.URL
 	writeURL string
 	auth     string
-	gzip     bool
-	timeout  time.Duration
 }
 
-func newInfluxHTTP(cfg Config) (*influxHTTP, error) {
+func newInfluxHTTP(cfg OutputConfig) (*influxHTTP, error) {
 	base, err := cfg.BaseURL()
 	if err != nil {
 		return nil, err
@@ -60,17 +62,23 @@ func newInfluxHTTP(cfg Config) (*influxHTTP, error) {
 		}
 		tr.TLSClientConfig = tc
 	}
-	q := url.Values{"db": {cfg.Database}, "precision": {"ns"}}
-	if cfg.RetentionPolicy != "" {
-		q.Set("rp", cfg.RetentionPolicy)
+	var writeURL string
+	switch cfg.API {
+	case APIv2:
+		writeURL = endpoint(base, "/api/v2/write", url.Values{"org": {cfg.Org}, "bucket": {cfg.Bucket}, "precision": {"ns"}})
+	default:
+		q := url.Values{"db": {cfg.Database}, "precision": {"ns"}}
+		if cfg.RetentionPolicy != "" {
+			q.Set("rp", cfg.RetentionPolicy)
+		}
+		writeURL = endpoint(base, "/write", q)
 	}
 	return &influxHTTP{
+		cfg:      cfg,
 		client:   &http.Client{Transport: tr},
 		base:     base,
-		writeURL: endpoint(base, "/write", q),
+		writeURL: writeURL,
 		auth:     cfg.Credentials.header(),
-		gzip:     cfg.Gzip,
-		timeout:  cfg.Timeout,
 	}, nil
 }
 
@@ -84,13 +92,116 @@ func endpoint(base *url.URL, path string, q url.Values) string {
 // close releases idle keep-alive connections.
 func (h *influxHTTP) close() { h.client.CloseIdleConnections() }
 
-// write POSTs one batch body (gzip-compressed already when h.gzip).
+// write POSTs one batch body (gzip-compressed already with cfg.Gzip).
 func (h *influxHTTP) write(ctx context.Context, body []byte) Reply {
 	hdr := http.Header{"Content-Type": {"application/octet-stream"}}
-	if h.gzip {
+	if h.cfg.Gzip {
 		hdr.Set("Content-Encoding", "gzip")
 	}
 	return h.do(ctx, http.MethodPost, h.writeURL, hdr, body)
+}
+
+// target names what the output writes into, for logs.
+func (h *influxHTTP) target() string {
+	if h.cfg.API == APIv2 {
+		return "bucket " + strconv.Quote(h.cfg.Bucket)
+	}
+	return "database " + strconv.Quote(h.cfg.Database)
+}
+
+// ensureTarget checks that the database (APIv1) or bucket (APIv2) exists
+// and creates it if not; created says it was.
+func (h *influxHTTP) ensureTarget(ctx context.Context) (created bool, o Outcome) {
+	if h.cfg.API == APIv2 {
+		found, o := h.findBucket(ctx)
+		if o.Action != ActionOK || found {
+			return false, o
+		}
+	} else {
+		names, o := h.showDatabases(ctx)
+		if o.Action != ActionOK || slices.Contains(names, h.cfg.Database) {
+			return false, o
+		}
+	}
+	o = h.createTarget(ctx)
+	return o.Action == ActionOK, o
+}
+
+// createTarget creates the database (APIv1) or bucket (APIv2).
+func (h *influxHTTP) createTarget(ctx context.Context) Outcome {
+	if h.cfg.API == APIv2 {
+		return h.createBucket(ctx)
+	}
+	return h.createDatabase(ctx, h.cfg.Database)
+}
+
+// findBucket looks the bucket up by name in the org (GET
+// /api/v2/buckets?name=&org=).
+func (h *influxHTTP) findBucket(ctx context.Context) (bool, Outcome) {
+	r := h.do(ctx, http.MethodGet, endpoint(h.base, "/api/v2/buckets", url.Values{"name": {h.cfg.Bucket}, "org": {h.cfg.Org}}), nil, nil)
+	o := Classify(r, time.Now())
+	if r.Status == http.StatusNotFound { // InfluxDB 2 answers 404 for an org it does not know
+		o = Outcome{Action: ActionRetry, Status: r.Status, Message: "bucket lookup: " + replyMessage(r)}
+	}
+	if o.Action != ActionOK {
+		return false, o
+	}
+	var res struct {
+		Buckets []struct {
+			Name string `json:"name"`
+		} `json:"buckets"`
+	}
+	if err := json.Unmarshal(r.Body, &res); err != nil {
+		return false, Outcome{Action: ActionRetry, Status: r.Status, Message: "bucket lookup: bad reply: " + err.Error()}
+	}
+	for _, b := range res.Buckets {
+		if b.Name == h.cfg.Bucket {
+			return true, o
+		}
+	}
+	return false, o
+}
+
+// createBucket creates the bucket, with infinite retention, in the org
+// whose ID it looks up first (GET /api/v2/orgs?org=, POST
+// /api/v2/buckets).
+func (h *influxHTTP) createBucket(ctx context.Context) Outcome {
+	r := h.do(ctx, http.MethodGet, endpoint(h.base, "/api/v2/orgs", url.Values{"org": {h.cfg.Org}}), nil, nil)
+	if o := Classify(r, time.Now()); o.Action != ActionOK {
+		o.Message = "org lookup: " + o.Message
+		if o.Action == ActionCreateDatabase {
+			o.Action = ActionRetry
+		}
+		return o
+	}
+	var orgs struct {
+		Orgs []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"orgs"`
+	}
+	if err := json.Unmarshal(r.Body, &orgs); err != nil {
+		return Outcome{Action: ActionRetry, Status: r.Status, Message: "org lookup: bad reply: " + err.Error()}
+	}
+	id := ""
+	for _, o := range orgs.Orgs {
+		if o.Name == h.cfg.Org {
+			id = o.ID
+		}
+	}
+	if id == "" {
+		return Outcome{Action: ActionRetry, Status: r.Status, Message: fmt.Sprintf("org %q not found", h.cfg.Org)}
+	}
+	body, _ := json.Marshal(map[string]any{"orgID": id, "name": h.cfg.Bucket, "retentionRules": []any{}})
+	r = h.do(ctx, http.MethodPost, endpoint(h.base, "/api/v2/buckets", nil), http.Header{"Content-Type": {"application/json"}}, body)
+	o := Classify(r, time.Now())
+	if o.Action == ActionCreateDatabase {
+		o.Action = ActionRetry
+	}
+	if o.Action != ActionOK {
+		o.Message = "create bucket: " + o.Message
+	}
+	return o
 }
 
 // query runs one InfluxQL statement with the query in the URL, as the
@@ -100,7 +211,7 @@ func (h *influxHTTP) query(ctx context.Context, method, q string) Reply {
 }
 
 func (h *influxHTTP) do(ctx context.Context, method, u string, hdr http.Header, body []byte) Reply {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {

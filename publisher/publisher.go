@@ -1,581 +1,222 @@
 package publisher
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/ocsflux/ocsflux/feeds"
 )
 
-// ErrNotConnected is returned by Run when it was stopped before InfluxDB
-// answered the start-up database check (the Python agent's `record` then
-// ends with "Failed to connect to InfluxDB"). Nothing was written.
-var ErrNotConnected = errors.New("failed to connect to InfluxDB")
-
-// ErrUnflushed is wrapped by the error Run returns when points were still
-// unwritten at the stop deadline and could not be spooled; they are
-// counted as ReasonStopped.
-var ErrUnflushed = errors.New("points not written at stop")
-
-// Publisher batches encoded feed data and writes it to InfluxDB. Create it
-// with New, feed it with Enqueue from any goroutine, and run it with Run,
-// which owns the only goroutine that talks to InfluxDB (and, with a spool,
-// the goroutine that writes the spool).
+// Publisher is the pipeline from feed messages to the databases: one
+// intake, which filters and encodes each message once, and one or more
+// outputs, each writing to its own server. Create it with New, feed it
+// with Enqueue, and run it with Run.
 type Publisher struct {
-	cfg      Config
-	log      *slog.Logger
-	http     *influxHTTP
-	deadFile *deadLetterFile // nil: no dead-letter file
-
-	wake        chan struct{} // → Run's writer, capacity 1
-	spoolWake   chan struct{} // → the spooler, capacity 1
-	connectedCh chan struct{} // closed when the database check passed
-	started     atomic.Bool
-	spool       atomic.Pointer[Spool] // set by Run when Config.SpoolDir is set
-
-	// Used by the Run goroutine only.
-	zw         *gzip.Writer // with Config.Gzip, reused for every request
-	zbuf       bytes.Buffer
-	rb, rest   SpoolBatch // replay batch and what is left of it after a failure
-	replayNext time.Time  // no replay before (bandwidth limit)
-
-	mu            sync.Mutex
-	enc           Encoder
-	open          *batch   // batch being filled by Enqueue
-	queue         []*batch // sealed batches, oldest first; queue[0] is sent next
-	free          []*batch
-	batchSeq      uint64
-	pendingBytes  int // open, queue and busy batches (batch.size)
-	pendingPoints int
-	busyBytes     int       // of batches being written or spooled
-	inflightSince time.Time // start of the live write in flight, zero if none
-	attempts      int       // consecutive failed attempts
-	retryAt       time.Time // no write before (backoff)
-	outage        bool      // writes fail: retrying with backoff, spooling new data
-	closed        bool
-	connected     bool
-	degraded      string
-	spoolBroken   bool      // the last spool append failed: data stays in memory
-	spoolRetryAt  time.Time // when to try the spool again
-	spoolErr      string
-	st            counters
-	dead          deadCounts
-	feeds         map[feedKey]*feedStat
-	rejects       rejectLog
+	cfg       Config
+	log       *slog.Logger
+	in        *intake
+	outputs   []*Output
+	connected chan struct{} // closed when the first output has connected
+	started   atomic.Bool
 }
 
 // New checks cfg (after filling zero fields with defaults) and returns a
 // Publisher. It starts nothing and opens no file. logger may be nil (no
-// logs); it is scoped with component=publisher.
+// logs); it is scoped with component=publisher (and output=<name> per
+// output when there are several).
 func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 	cfg.fillDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("publisher config: %w", err)
 	}
-	h, err := newInfluxHTTP(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("publisher config: %w", err)
-	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var zw *gzip.Writer
-	if cfg.Gzip {
-		zw, err = gzip.NewWriterLevel(io.Discard, cfg.GzipLevel)
-		if err != nil {
-			return nil, fmt.Errorf("publisher config: gzip: %w", err)
-		}
-	}
 	log := logger.With("component", "publisher")
-	p := &Publisher{
-		cfg:         cfg,
-		log:         log,
-		http:        h,
-		deadFile:    newDeadLetterFile(cfg, log),
-		wake:        make(chan struct{}, 1),
-		spoolWake:   make(chan struct{}, 1),
-		connectedCh: make(chan struct{}),
-		zw:          zw,
-		feeds:       make(map[feedKey]*feedStat),
+	all := cfg.all()
+	outputs := make([]*Output, len(all))
+	for i, oc := range all {
+		olog := log
+		if len(all) > 1 {
+			olog = log.With("output", oc.Name)
+		}
+		o, err := newOutput(oc, olog)
+		if err != nil {
+			if i > 0 {
+				err = fmt.Errorf("output %q: %w", oc.Name, err)
+			}
+			return nil, fmt.Errorf("publisher config: %w", err)
+		}
+		outputs[i] = o
 	}
-	p.st.rejected = make(map[Reason]uint64)
-	p.enc.Protocol = cfg.Protocol
-	p.enc.OnReject = p.rejectLocked // Enqueue holds p.mu while encoding
-	return p, nil
+	return &Publisher{
+		cfg:       cfg,
+		log:       log,
+		in:        newIntake(cfg.Protocol, cfg.Filter, outputs),
+		outputs:   outputs,
+		connected: make(chan struct{}),
+	}, nil
 }
 
-// Connected is closed once InfluxDB has answered the start-up database
-// check (and the database exists), i.e. when the Python agent would leave
-// its "connecting" phase.
-func (p *Publisher) Connected() <-chan struct{} { return p.connectedCh }
+// Enqueue encodes the samples of m and hands them to every output. It
+// never blocks on a server or the disk and takes no output's lock: it may
+// be called from a WAMP event handler. m is read during the call only.
+//
+// Messages of feeds that are not recorded (see Recordable) are skipped,
+// and those Config.Filter leaves out are counted as excluded. Values
+// InfluxDB would refuse are dropped and counted (see Reason). When an
+// output holds Config.MaxPendingBytes already (without a spool, or when
+// the spool cannot keep up), or after Run has returned, the points are
+// dropped for it and counted (ReasonQueueFull, ReasonStopped), and Enqueue
+// returns false; otherwise true.
+//
+// Enqueue may be called before Run: the data is written once the server
+// answers (the Python agent keeps what arrives while it connects).
+func (p *Publisher) Enqueue(m *feeds.Message) bool { return p.in.enqueue(m) }
 
-// Run opens the spool (if any), connects to InfluxDB and writes the
-// pending data until ctx is cancelled; it may be called once.
+// Connected is closed once an output has passed its start-up check (the
+// database or bucket exists), i.e. when the Python agent would leave its
+// "connecting" phase.
+func (p *Publisher) Connected() <-chan struct{} { return p.connected }
+
+// Run runs every output until ctx is cancelled; it may be called once.
+// See the package documentation for what each output does. When ctx is
+// cancelled the intake stops first (later Enqueue calls count
+// ReasonStopped), then each output writes what it holds, within
+// StopTimeout, and spools the rest.
 //
-// Start-up: SHOW DATABASES is retried every ConnectRetry until InfluxDB
-// answers, then CREATE DATABASE is sent if the database is missing. A
-// cancelled ctx ends this phase at once with ErrNotConnected.
-//
-// Then a batch is sent when it holds BatchPoints points or BatchBytes
-// bytes, when its oldest point has waited BatchWait (FlushInterval if
-// shorter) with no write in flight, and as soon as the previous write has
-// completed if data is waiting, so latency is low when the load is low and
-// batches grow when InfluxDB is slower than the data.
-// Spooled data (left by an earlier run, or spooled during an outage) is
-// replayed oldest first, alternating with live batches, at most
-// ReplayBytesPerSecond. After a failed write, writes are retried with
-// capped exponential backoff; without a spool the failed batches are kept
-// in memory, in order (bounded by MaxPendingBytes); with one, they and the
-// data arriving meanwhile are spooled and the spool's oldest data is
-// resent until InfluxDB accepts it.
-//
-// When ctx is cancelled Run stops replaying and writes what is in memory
-// (a final flush) for at most StopTimeout, then cancels the request in
-// flight. With a spool, a failed write ends the flush at once, and what is
-// left is spooled; Run returns nil unless it could not be. Without one it
-// retries until the deadline and returns an error wrapping ErrUnflushed
-// if points were left.
+// Run returns ErrNotConnected when no output had connected, an error
+// wrapping ErrUnflushed when points could be neither written nor
+// spooled, and an output's start-up error (e.g. an unusable spool
+// directory) at once, after stopping the others.
 func (p *Publisher) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("publisher: Run called more than once")
 	}
-	defer p.http.close()
-	hard, release := stopContext(ctx, p.cfg.StopTimeout)
-	defer release()
-
-	stopSpooler, err := p.openSpool()
-	if err != nil {
-		_ = p.finish()
-		return err
-	}
-	p.log.Info("connecting to InfluxDB", "url", p.http.base.Redacted(), "database", p.cfg.Database,
-		"protocol", string(p.cfg.Protocol), "gzip", p.cfg.Gzip, "auth", p.cfg.Credentials.Kind(),
-		"spool", p.cfg.SpoolDir)
-	err = p.connect(ctx)
-	if err == nil {
-		p.loop(ctx, hard)
-	}
-	stopSpooler()
-	if ferr := p.finish(); err == nil {
-		err = ferr
-	}
-	return err
-}
-
-// stopContext returns a context for I/O that stays alive after ctx is
-// cancelled, for d more, and is cancelled by release.
-func stopContext(ctx context.Context, d time.Duration) (context.Context, func()) {
-	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var mu sync.Mutex
-	var t *time.Timer
-	released := false
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !released {
-			t = time.AfterFunc(d, cancel)
-		}
-	})
-	return hard, func() {
-		stop()
-		mu.Lock()
-		released = true
-		if t != nil {
-			t.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
-}
-
-// connect is the start-up phase: wait until InfluxDB answers SHOW
-// DATABASES, create the database if missing.
-func (p *Publisher) connect(ctx context.Context) error {
-	if p.cfg.SkipDatabaseCheck {
-		p.setConnected()
-		return nil
-	}
-	timer := time.NewTimer(p.cfg.ConnectRetry)
-	defer timer.Stop()
-	lastReason := ""
-	for attempt := 1; ; attempt++ {
-		names, o := p.http.showDatabases(ctx)
-		if o.Action == ActionOK && !slices.Contains(names, p.cfg.Database) {
-			o = p.http.createDatabase(ctx, p.cfg.Database)
-			if o.Action == ActionOK {
-				p.log.Info("created database", "database", p.cfg.Database)
+	outCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	errs := make([]error, len(p.outputs))
+	early := make(chan error, len(p.outputs))
+	var wg sync.WaitGroup
+	var once sync.Once
+	for i, o := range p.outputs {
+		wg.Go(func() {
+			errs[i] = o.run(outCtx)
+			if outCtx.Err() == nil {
+				early <- errs[i] // ended before the stop: start-up failed
 			}
-		}
-		if o.Action == ActionOK {
-			p.setConnected()
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ErrNotConnected
-		}
-		reason := o.Reason()
-		p.mu.Lock()
-		p.degraded = reason
-		p.outage = true // spool what arrives meanwhile
-		p.mu.Unlock()
-		p.signal()
-		if reason != lastReason || attempt%60 == 0 {
-			msg := "cannot reach InfluxDB, retrying"
-			if o.Action == ActionAuth {
-				msg = "failed to authenticate to InfluxDB, check the credentials; retrying"
+		})
+		wg.Go(func() {
+			select {
+			case <-o.connectedCh:
+				once.Do(func() { close(p.connected) })
+			case <-outCtx.Done():
 			}
-			p.log.Warn(msg, "reason", reason, "attempt", attempt, "retry_in", p.cfg.ConnectRetry)
-			lastReason = reason
-		}
-		timer.Reset(p.cfg.ConnectRetry)
+		})
+	}
+	tick := time.NewTicker(p.cfg.LogInterval)
+	defer tick.Stop()
+	var fatal error
+	for running := true; running; {
 		select {
+		case <-tick.C:
+			logRejects(p.log, p.in.takeRejects())
 		case <-ctx.Done():
-			return ErrNotConnected
-		case <-timer.C:
+			running = false
+		case fatal = <-early:
+			running = false
 		}
 	}
-}
-
-func (p *Publisher) setConnected() {
-	p.mu.Lock()
-	p.connected = true
-	wasDegraded := p.degraded != ""
-	p.degraded = ""
-	p.outage = false
-	p.mu.Unlock()
-	close(p.connectedCh)
-	if wasDegraded {
-		p.log.Info("connected to InfluxDB")
+	p.in.close()
+	cancel()
+	wg.Wait()
+	logRejects(p.log, p.in.takeRejects())
+	if fatal != nil {
+		return fatal
 	}
-}
-
-// loop sends batches until ctx is cancelled and the pending data is
-// written (or, with a spool, a write failed), or hard is cancelled.
-func (p *Publisher) loop(ctx, hard context.Context) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	sp := p.spool.Load()
-	now := time.Now()
-	nextLog, nextSpoolLog := now.Add(p.cfg.LogInterval), now.Add(p.cfg.SpoolLogInterval)
-	afterWrite, stopping, lastLive := false, false, false
-	for {
-		if !stopping && ctx.Err() != nil {
-			stopping = true
-			p.mu.Lock()
-			p.retryAt = time.Time{} // one more attempt right away
-			p.mu.Unlock()
-		}
-		if hard.Err() != nil {
-			return
-		}
-		now := time.Now()
-		if !now.Before(nextLog) {
-			p.logRejects()
-			nextLog = now.Add(p.cfg.LogInterval)
-		}
-		if !now.Before(nextSpoolLog) {
-			p.logSpool()
-			nextSpoolLog = now.Add(p.cfg.SpoolLogInterval)
-		}
-		w := p.next(now, afterWrite, stopping, lastLive, sp != nil && sp.Unread() > 0)
-		afterWrite = false
+	connected := false
+	var out []error
+	for _, err := range errs {
 		switch {
-		case w.live != nil:
-			ok := p.sendLive(hard, w.live)
-			afterWrite, lastLive = true, true
-			if !ok && stopping && p.spoolUsable() {
-				return // the rest goes to the spool
-			}
-			continue
-		case w.replay:
-			p.replay(hard, sp)
-			lastLive = false
-			continue
-		case stopping && w.wait < 0:
-			return // all written
+		case err == nil:
+			connected = true
+		case errors.Is(err, ErrNotConnected):
+		default:
+			connected = true
+			out = append(out, err)
 		}
-		d := min(nextLog.Sub(now), nextSpoolLog.Sub(now))
-		if w.wait >= 0 && w.wait < d {
-			d = w.wait
-		}
-		timer.Reset(d)
-		done := ctx.Done()
-		if stopping {
-			done = nil
-		}
-		select {
-		case <-done:
-		case <-hard.Done():
-		case <-p.wake:
-		case <-timer.C:
-		}
-		timer.Stop()
 	}
+	if !connected {
+		return ErrNotConnected
+	}
+	return errors.Join(out...)
 }
 
-// work is what the writer does next: send a live batch, replay spooled
-// data, or wait (wait < 0: until woken).
-type work struct {
-	live   *batch
-	replay bool
-	wait   time.Duration
-}
-
-// next decides what Run does now. unread says the spool has data not
-// handed out; lastLive that the previous write was a live batch (live and
-// replayed batches alternate).
-func (p *Publisher) next(now time.Time, afterWrite, stopping, lastLive, unread bool) work {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	spoolOK := p.spoolUsableLocked()
-	if p.outage && now.Before(p.retryAt) {
-		return work{wait: p.retryAt.Sub(now)}
-	}
-	if p.outage && spoolOK && !stopping {
-		// Probe InfluxDB with the oldest spooled data. Data in memory
-		// goes to the spool first (a batch in flight is not on disk).
-		if unread {
-			return work{replay: true}
+// Stats returns a snapshot of the counters: those of the first output,
+// with the intake's (received, skipped, excluded, the encoder's
+// rejections) merged in, and, when there are several outputs, each
+// output's own in Outputs. Connected is true when an output is; Degraded
+// names every degraded output. Safe to call at any time from any
+// goroutine.
+func (p *Publisher) Stats() Stats {
+	is := p.in.stats()
+	per := make([]OutputStats, len(p.outputs))
+	for i, o := range p.outputs {
+		st := o.Stats()
+		st.Rejected[ReasonQueueFull] += is.full[i]
+		st.RejectedPoints += is.full[i]
+		if st.Rejected[ReasonQueueFull] == 0 {
+			delete(st.Rejected, ReasonQueueFull)
 		}
-		return work{wait: -1}
+		per[i] = OutputStats{Name: o.cfg.Name, Target: o.http.base.Redacted() + " " + o.http.target(), Stats: st}
 	}
-	wait := time.Duration(-1)
-	liveReady := len(p.queue) > 0
-	if !liveReady && p.open != nil && p.open.points() > 0 {
-		due := p.open.first.Add(min(p.cfg.BatchWait, p.cfg.FlushInterval)).Sub(now)
-		liveReady = stopping || afterWrite || due <= 0
-		wait = due
+	s := per[0].Stats
+	s.Received, s.Skipped, s.Excluded = is.received, is.skipped, is.excluded
+	s.Feeds = mergeFeeds(is.feeds, s.Feeds)
+	for r, n := range is.rejected {
+		s.Rejected[r] += n
 	}
-	replay := unread && spoolOK && !stopping
-	if replay && !now.Before(p.replayNext) && (!liveReady || lastLive) {
-		return work{replay: true}
+	s.RejectedPoints += is.points
+	if len(per) == 1 {
+		return s
 	}
-	if liveReady {
-		p.sealLocked()
-		p.inflightSince = now
-		return work{live: p.popLocked()}
-	}
-	if replay {
-		if rw := max(p.replayNext.Sub(now), 0); wait < 0 || rw < wait {
-			wait = rw
+	var reasons []string
+	for _, o := range per {
+		s.Connected = s.Connected || o.Connected
+		if o.Degraded != "" {
+			reasons = append(reasons, o.Name+": "+o.Degraded)
+		} else if !o.Connected {
+			reasons = append(reasons, o.Name+": not connected")
 		}
 	}
-	return work{wait: wait}
+	s.Degraded = strings.Join(reasons, "; ")
+	s.Outputs = per
+	return s
 }
 
-// popLocked takes the head batch off the queue to write or spool it.
-func (p *Publisher) popLocked() *batch {
-	b := p.queue[0]
-	copy(p.queue, p.queue[1:])
-	p.queue[len(p.queue)-1] = nil
-	p.queue = p.queue[:len(p.queue)-1]
-	p.busyBytes += b.size()
-	return b
-}
-
-// sendLive writes a batch taken from the queue; false if a retryable
-// failure left (some of) it unwritten: it is back at the queue's head.
-func (p *Publisher) sendLive(ctx context.Context, b *batch) bool {
-	d := p.deliver(ctx, b.buf, b.ends)
-	now := time.Now()
-	p.mu.Lock()
-	p.busyBytes -= b.size()
-	p.inflightSince = time.Time{}
-	conflicts := p.deadLetteredLocked(d.dead, now)
-	p.requestsLocked(&d)
-	if !d.failed {
-		p.writtenLocked(b, &d, now)
-	} else {
-		if d.progress() {
-			p.keepLocked(b, &d)
-		}
-		p.queue = slices.Insert(p.queue, 0, b)
-		p.failLocked(d.fail, now)
+// mergeFeeds returns the per-feed counters: received from the intake,
+// written and spooled from the output's.
+func mergeFeeds(received map[feedKey]uint64, out []FeedStats) []FeedStats {
+	byKey := make(map[feedKey]FeedStats, len(out))
+	for _, f := range out {
+		byKey[feedKey{f.Agent, f.Feed}] = f
 	}
-	p.mu.Unlock()
-	p.writeDeadLetters(d.dead, conflicts)
-	return !d.failed
-}
-
-// writtenLocked accounts for a batch that is stored (except its dead
-// letters).
-func (p *Publisher) writtenLocked(b *batch, d *delivery, now time.Time) {
-	p.st.written += uint64(d.stored)
-	dead := deadPerFeed(d.dead)
-	for _, fc := range b.feeds {
-		n := max(fc.lines-dead[feedKey{fc.feed.agent, fc.feed.feed}], 0)
-		fc.feed.written += uint64(n)
-		if n > 0 {
-			fc.feed.lastWritten = now
-		}
+	feeds := make([]FeedStats, 0, len(received))
+	for k, n := range received {
+		f := byKey[k]
+		f.Agent, f.Feed, f.Received = k.agent, k.feed, n
+		feeds = append(feeds, f)
 	}
-	p.pendingBytes -= b.size()
-	p.pendingPoints -= b.points()
-	p.recycleLocked(b)
-	p.succeededLocked()
-}
-
-func deadPerFeed(dls []DeadLetter) map[feedKey]int {
-	if len(dls) == 0 {
-		return nil
-	}
-	m := make(map[feedKey]int)
-	for i := range dls {
-		m[feedKey{dls[i].Agent, dls[i].Feed}]++
-	}
-	return m
-}
-
-// keepLocked reduces b to the lines a failed delivery left unresolved; the
-// others are written or dead-lettered. Feed counts are scaled
-// approximately.
-func (p *Publisher) keepLocked(b *batch, d *delivery) {
-	p.st.written += uint64(d.stored)
-	oldBytes, oldPoints := b.size(), b.points()
-	buf := make([]byte, 0, oldBytes)
-	ends := make([]int, 0, oldPoints)
-	for _, s := range d.rest {
-		base := len(buf) - lineStart(b.ends, s.lo)
-		buf = append(buf, b.buf[lineStart(b.ends, s.lo):b.ends[s.hi-1]]...)
-		for _, e := range b.ends[s.lo:s.hi] {
-			ends = append(ends, e+base)
-		}
-	}
-	b.buf, b.ends = buf, ends
-	for i := range b.feeds {
-		b.feeds[i].lines = b.feeds[i].lines * len(ends) / oldPoints
-	}
-	p.pendingBytes -= oldBytes - b.size()
-	p.pendingPoints -= oldPoints - len(ends)
-}
-
-// succeededLocked records a write InfluxDB accepted.
-func (p *Publisher) succeededLocked() {
-	p.attempts = 0
-	p.retryAt = time.Time{}
-	if p.outage || !p.connected || p.degraded != "" {
-		p.log.Info("writing to InfluxDB again")
-	}
-	p.outage = false
-	p.connected = true
-	p.degraded = ""
-}
-
-// failLocked schedules the retry after a failed write; while it lasts, new
-// data is spooled (with a spool).
-func (p *Publisher) failLocked(o Outcome, now time.Time) {
-	p.attempts++
-	p.st.failedWrites++
-	wait := backoff(p.attempts, p.cfg.RetryMin, p.cfg.RetryMax, o.RetryAfter)
-	p.retryAt = now.Add(wait)
-	reason := o.Reason()
-	if reason != p.degraded || p.attempts%30 == 0 {
-		msg := "write to InfluxDB failed; keeping the data for retry"
-		if p.spoolUsableLocked() {
-			msg = "write to InfluxDB failed; spooling the data until it is accepted"
-		}
-		p.log.Warn(msg, "reason", reason, "attempt", p.attempts, "retry_in", wait.Round(time.Millisecond),
-			"pending_points", p.pendingPoints)
-	}
-	p.outage = true
-	p.connected = false
-	p.degraded = reason
-	p.signal()
-}
-
-// backoff is the wait before attempt+1: RetryMin doubled per failed
-// attempt up to RetryMax, ±20% jitter, at least the server's Retry-After.
-func backoff(attempt int, lo, hi, retryAfter time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return max(d, min(retryAfter, MaxRetryAfter))
-}
-
-// compress gzips src with the reused writer (klauspost/compress at
-// Config.GzipLevel) into the publisher's reused buffer. The result is
-// valid until the next call.
-func (p *Publisher) compress(src []byte) []byte {
-	p.zbuf.Reset()
-	p.zw.Reset(&p.zbuf)
-	_, _ = p.zw.Write(src) // writes to a bytes.Buffer cannot fail
-	_ = p.zw.Close()
-	return p.zbuf.Bytes()
-}
-
-// logRejects logs the rejections aggregated since the last call.
-func (p *Publisher) logRejects() {
-	p.mu.Lock()
-	rs := p.rejects.take()
-	p.mu.Unlock()
-	logRejects(p.log, rs)
-}
-
-// finish closes the publisher: later Enqueue calls are refused, and data
-// still pending is spooled or, without a spool (or if spooling fails),
-// counted as ReasonStopped. The spooler must have stopped.
-func (p *Publisher) finish() error {
-	p.mu.Lock()
-	p.closed = true
-	p.sealLocked()
-	batches := p.queue
-	p.queue = nil
-	p.mu.Unlock()
-
-	sp := p.spool.Load()
-	var spooled, lost int
-	var spoolErr error
-	for _, b := range batches {
-		if sp != nil && spoolErr == nil {
-			spoolErr = sp.Append(SpoolBatch{Lines: b.buf, Ends: b.ends})
-		}
-		p.mu.Lock()
-		if sp != nil && spoolErr == nil {
-			spooled += b.points()
-			p.spooledLocked(b)
-		} else {
-			lost += b.points()
-			for _, fc := range b.feeds {
-				p.rejectLocked(Reject{Reason: ReasonStopped, Agent: fc.feed.agent, Feed: fc.feed.feed, Count: uint64(fc.lines)})
-			}
-		}
-		p.pendingBytes -= b.size()
-		p.pendingPoints -= b.points()
-		p.recycleLocked(b)
-		p.mu.Unlock()
-	}
-	p.logRejects()
-	if sp != nil {
-		if err := sp.Close(); err != nil {
-			p.log.Error("closing the spool", "err", err)
-		}
-		if st := sp.Stats(); spooled > 0 || st.Points > 0 {
-			p.log.Info("stopped; data not yet written to InfluxDB is in the spool", "dir", p.cfg.SpoolDir,
-				"points_spooled_at_stop", spooled, "points_in_spool", st.Points, "bytes", st.Bytes)
-		}
-	}
-	if err := p.deadFile.close(); err != nil {
-		p.log.Error("closing the dead-letter file", "err", err)
-	}
-	if lost > 0 {
-		if spoolErr != nil {
-			p.log.Error("stopped with data neither written to InfluxDB nor spooled", "points", lost, "err", spoolErr)
-		} else {
-			p.log.Warn("stopped with data not written to InfluxDB", "points", lost)
-		}
-		return fmt.Errorf("%w: %d", ErrUnflushed, lost)
-	}
-	return nil
+	slices.SortFunc(feeds, func(a, b FeedStats) int {
+		return cmp.Or(strings.Compare(a.Agent, b.Agent), strings.Compare(a.Feed, b.Feed))
+	})
+	return feeds
 }

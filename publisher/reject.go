@@ -44,6 +44,9 @@ const (
 	// reported in a "partial write" (points beyond the retention policy,
 	// max-values-per-tag, ...).
 	ReasonServerDropped Reason = "dropped by server"
+	// ReasonRefused: the server answered a request holding only this
+	// point with a 4xx it gave no known meaning (ActionRefused).
+	ReasonRefused Reason = "refused by server"
 )
 
 // Field reasons: one value is left out, the rest of the point is written.

@@ -13,7 +13,7 @@ import (
 // left is spooled again and they are acknowledged. Replays are spaced so
 // that they stay under ReplayBytesPerSecond. Only the Run goroutine calls
 // it.
-func (p *Publisher) replay(ctx context.Context, sp *Spool) {
+func (p *Output) replay(ctx context.Context, sp *Spool) {
 	b := &p.rb
 	b.Reset()
 	for {
@@ -73,7 +73,7 @@ func (p *Publisher) replay(ctx context.Context, sp *Spool) {
 }
 
 // logSpool logs how much data waits in the spool and since when, if any.
-func (p *Publisher) logSpool() {
+func (p *Output) logSpool() {
 	sp := p.spool.Load()
 	if sp == nil {
 		return

@@ -11,7 +11,7 @@ const spoolRetryInterval = 5 * time.Second
 
 // openSpool opens the spool of Config.SpoolDir, if set, and starts the
 // spooler; stop stops it.
-func (p *Publisher) openSpool() (stop func(), err error) {
+func (p *Output) openSpool() (stop func(), err error) {
 	if p.cfg.SpoolDir == "" {
 		return func() {}, nil
 	}
@@ -30,13 +30,13 @@ func (p *Publisher) openSpool() (stop func(), err error) {
 
 // spoolUsable reports whether data goes to the spool when it cannot be
 // written.
-func (p *Publisher) spoolUsable() bool {
+func (p *Output) spoolUsable() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.spoolUsableLocked()
 }
 
-func (p *Publisher) spoolUsableLocked() bool { return p.spool.Load() != nil && !p.spoolBroken }
+func (p *Output) spoolUsableLocked() bool { return p.spool.Load() != nil && !p.spoolBroken }
 
 // runSpooler is the spooler goroutine: it moves batches from memory to the
 // spool while writes fail or a write has been in flight for longer than
@@ -44,7 +44,7 @@ func (p *Publisher) spoolUsableLocked() bool { return p.spool.Load() != nil && !
 // so that a crash loses at most that), and whenever more than half of
 // MaxPendingBytes is waiting; and it does the spool's periodic
 // maintenance.
-func (p *Publisher) runSpooler(sp *Spool, quit <-chan struct{}) {
+func (p *Output) runSpooler(sp *Spool, quit <-chan struct{}) {
 	period := time.Second
 	if p.cfg.SpoolSync > 0 {
 		period = max(min(period, p.cfg.SpoolSync), 10*time.Millisecond)
@@ -78,7 +78,7 @@ func (p *Publisher) runSpooler(sp *Spool, quit <-chan struct{}) {
 
 // takeForSpool takes the batches to spool now, oldest first, and says when
 // to look again (wait < 0: when woken).
-func (p *Publisher) takeForSpool(now time.Time) (out []*batch, wait time.Duration) {
+func (p *Output) takeForSpool(now time.Time) (out []*batch, wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	wait = -1
@@ -110,7 +110,7 @@ func (p *Publisher) takeForSpool(now time.Time) (out []*batch, wait time.Duratio
 		}
 		return out, wait
 	}
-	waiting := p.pendingBytes - p.busyBytes
+	waiting := int(p.mem.Load()) - p.busyBytes
 	if p.open != nil {
 		waiting -= p.open.size()
 	}
@@ -124,7 +124,7 @@ func (p *Publisher) takeForSpool(now time.Time) (out []*batch, wait time.Duratio
 // spoolBatches appends batches to the spool. On failure the rest is put
 // back at the head of the queue and the spool is tried again after
 // spoolRetryInterval; meanwhile Run retries them from memory.
-func (p *Publisher) spoolBatches(sp *Spool, batches []*batch) {
+func (p *Output) spoolBatches(sp *Spool, batches []*batch) {
 	for i, b := range batches {
 		err := sp.Append(SpoolBatch{Lines: b.buf, Ends: b.ends})
 		p.mu.Lock()
@@ -144,8 +144,8 @@ func (p *Publisher) spoolBatches(sp *Spool, batches []*batch) {
 			return
 		}
 		p.busyBytes -= b.size()
-		p.pendingBytes -= b.size()
-		p.pendingPoints -= b.points()
+		p.mem.Add(-int64(b.size()))
+		p.memPoints.Add(-int64(b.points()))
 		p.spooledLocked(b)
 		if p.spoolBroken {
 			p.spoolBroken, p.spoolErr = false, ""
@@ -158,7 +158,7 @@ func (p *Publisher) spoolBatches(sp *Spool, batches []*batch) {
 }
 
 // spooledLocked counts the points of a batch that went to the spool.
-func (p *Publisher) spooledLocked(b *batch) {
+func (p *Output) spooledLocked(b *batch) {
 	p.st.spooled += uint64(b.points())
 	for _, fc := range b.feeds {
 		fc.feed.spooled += uint64(fc.lines)

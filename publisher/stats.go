@@ -17,9 +17,12 @@ type Stats struct {
 	Degraded string
 
 	// Received counts points (samples) of recordable messages given to
-	// Enqueue; Skipped counts messages of feeds not recorded.
+	// Enqueue and let through by the Filter; Skipped counts messages of
+	// feeds not recorded, Excluded the points the Filter left out. (In
+	// Outputs, Received counts the points offered to that output.)
 	Received uint64
 	Skipped  uint64
+	Excluded uint64
 	// Written counts points InfluxDB stored from memory; points it stored
 	// from the spool are counted in Replayed. Received = Written +
 	// Spooled + point rejections (RejectedPoints, dead letters included)
@@ -86,6 +89,18 @@ type Stats struct {
 	DeadLettered     uint64
 	DeadLetters      []DeadLetterStats
 	DeadLetterErrors uint64
+
+	// Outputs has the state and counters of each output, the first one
+	// first, when there are several (nil with one).
+	Outputs []OutputStats
+}
+
+// OutputStats are one output's Stats.
+type OutputStats struct {
+	// Name is OutputConfig.Name; Target the server's URL and the database
+	// or bucket written.
+	Name, Target string
+	Stats
 }
 
 // FeedStats are the counters of one feed.
@@ -100,7 +115,7 @@ type FeedStats struct {
 
 // counters are the publisher's counters, guarded by its mutex.
 type counters struct {
-	received, skipped, written, rejectedPoints uint64
+	written, rejectedPoints uint64
 	rejected                                   map[Reason]uint64
 	batches, failedWrites, bytesSent           uint64
 	lastLatency                                time.Duration
@@ -149,7 +164,7 @@ type feedKey struct{ agent, feed string }
 // feedStat are the counters of one feed, guarded by the publisher's mutex.
 type feedStat struct {
 	agent, feed                string
-	received, written, spooled uint64
+	written, spooled uint64
 	lastWritten                time.Time
 	// batchSeq/batchIdx: the open batch this feed last added a line to and
 	// its index in that batch's feeds, so adding a line is O(1).
@@ -157,7 +172,7 @@ type feedStat struct {
 	batchIdx int
 }
 
-func (p *Publisher) feedStatLocked(agent, feed string) *feedStat {
+func (p *Output) feedStatLocked(agent, feed string) *feedStat {
 	if fs, ok := p.feeds[feedKey{agent, feed}]; ok {
 		return fs
 	}
@@ -167,7 +182,7 @@ func (p *Publisher) feedStatLocked(agent, feed string) *feedStat {
 }
 
 // rejectLocked counts a rejection and queues it for the periodic log.
-func (p *Publisher) rejectLocked(r Reject) {
+func (p *Output) rejectLocked(r Reject) {
 	if r.Count == 0 {
 		return
 	}
@@ -180,7 +195,7 @@ func (p *Publisher) rejectLocked(r Reject) {
 
 // Stats returns a snapshot of the counters. It is safe to call at any time
 // from any goroutine.
-func (p *Publisher) Stats() Stats {
+func (p *Output) Stats() Stats {
 	var sp SpoolStats
 	if s := p.spool.Load(); s != nil {
 		sp = s.Stats()
@@ -190,13 +205,12 @@ func (p *Publisher) Stats() Stats {
 	s := Stats{
 		Connected:        p.connected,
 		Degraded:         p.degraded,
-		Received:         p.st.received,
-		Skipped:          p.st.skipped,
+		Received:         p.offered.Load(),
 		Written:          p.st.written,
 		RejectedPoints:   p.st.rejectedPoints,
 		Rejected:         make(map[Reason]uint64, len(p.st.rejected)),
-		PendingPoints:    p.pendingPoints,
-		PendingBytes:     p.pendingBytes,
+		PendingPoints:    int(p.memPoints.Load()),
+		PendingBytes:     int(p.mem.Load()),
 		Batches:          p.st.batches,
 		FailedWrites:     p.st.failedWrites,
 		BytesSent:        p.st.bytesSent,
@@ -224,7 +238,7 @@ func (p *Publisher) Stats() Stats {
 	}
 	for _, fs := range p.feeds {
 		s.Feeds = append(s.Feeds, FeedStats{Agent: fs.agent, Feed: fs.feed,
-			Received: fs.received, Written: fs.written, Spooled: fs.spooled, LastWritten: fs.lastWritten})
+			Written: fs.written, Spooled: fs.spooled, LastWritten: fs.lastWritten})
 	}
 	sort.Slice(s.Feeds, func(i, j int) bool {
 		if s.Feeds[i].Agent != s.Feeds[j].Agent {

@@ -14,7 +14,7 @@ func TestDefaultsMatchPythonAgent(t *testing.T) {
 	want := influxdb.Options{
 		InitialState: "record", Host: "influxdb", Port: 8086, Database: "ocs_feeds", Protocol: "line",
 		SSL: false, VerifySSL: false, Gzip: false,
-		BatchPoints: 5000, BatchBytes: 4 << 20, FlushInterval: time.Second, BatchWait: 20 * time.Millisecond,
+		GzipLevel: 1, BatchPoints: 5000, BatchBytes: 4 << 20, FlushInterval: time.Second, BatchWait: 20 * time.Millisecond,
 		SpoolMaxBytes: 1 << 30, SpoolMaxAge: 7 * 24 * time.Hour, SpoolSync: influxdb.SyncEveryBatch,
 		MaxPendingBytes: 64 << 20, ShutdownTimeout: 10 * time.Second,
 	}

@@ -9,8 +9,9 @@
 // and exactly: retention 100 years (old timestamps are kept; VictoriaMetrics
 // drops, with 204, points older than the retention or more than two days in
 // the future), no query latency offset, no response cache. Flush makes
-// just-written points searchable; Export and CountPoints read raw samples
-// back through /api/v1/export.
+// just-written points searchable; Persist also puts them on disk, so that
+// they survive Kill (Flush alone does not); Export and CountPoints read raw
+// samples back through /api/v1/export.
 //
 // VictoriaMetrics accepts InfluxDB line protocol on /write and
 // /api/v2/write and stores each field as its own series named

@@ -97,9 +97,12 @@ func Launch(ctx context.Context) (*Server, error) {
 			break
 		}
 		s.url = "http://127.0.0.1:" + strconv.Itoa(s.port)
-		if err = s.launch(ctx); err == nil {
-			return s, nil
+		if err = s.launch(ctx); err == nil || ctx.Err() != nil {
+			break
 		}
+	}
+	if err == nil {
+		return s, nil
 	}
 	_ = os.RemoveAll(dir)
 	return nil, err
@@ -118,9 +121,9 @@ func (s *Server) Dir() string { return s.dir }
 func (s *Server) Output() string { return s.output.String() }
 
 // Kill ends the process with SIGKILL, as a crash or power loss would, and
-// keeps its data directory and port for Resume. Points not yet flushed
-// (see Flush; VictoriaMetrics flushes by itself about every second) are
-// lost. Kill on a stopped or killed server does nothing.
+// keeps its data directory and port for Resume. Points not yet on disk
+// are lost: call Persist before Kill for those that must survive (Flush is
+// not enough). Kill on a stopped or killed server does nothing.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	cmd, exited := s.cmd, s.exited
@@ -189,8 +192,8 @@ func (s *Server) Args() []string {
 		// Return the newest points too, not only those older than 30 s.
 		"-search.latencyOffset=0s",
 		"-search.disableCache",
-		// With the cache off there is nothing to reset; this also silences a
-		// warning each time a point older than 5 minutes arrives.
+		// With the cache off there is nothing to reset; this also silences
+		// the warning logged when a point older than 5 minutes arrives.
 		"-search.disableAutoCacheReset",
 		// WARN rather than ERROR: dropped rows (timestamp outside the
 		// retention or too far in the future) and rejected requests are
@@ -221,7 +224,9 @@ func (s *Server) launch(ctx context.Context) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s.health(ctx) == nil {
+		// /health alone could be answered by another server that took the
+		// port; /flags names the data directory.
+		if s.health(ctx) == nil && s.ours(ctx) {
 			return nil
 		}
 		select {
@@ -257,6 +262,16 @@ func (s *Server) health(ctx context.Context) error {
 		return fmt.Errorf("health: HTTP %d: %s", code, body)
 	}
 	return nil
+}
+
+// ours tells whether the server on the port is this one: its /flags
+// list -storageDataPath="<our directory>".
+func (s *Server) ours(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	code, body, err := s.get(ctx, "/flags")
+	return err == nil && code == http.StatusOK &&
+		bytes.Contains(body, []byte("-storageDataPath="+strconv.Quote(s.dir)+"\n"))
 }
 
 func (s *Server) get(ctx context.Context, pathQuery string) (int, []byte, error) {
@@ -295,6 +310,54 @@ func (s *Server) FlushErr(ctx context.Context) error {
 		return fmt.Errorf("force flush: HTTP %d: %s", code, bytes.TrimSpace(body))
 	}
 	return nil
+}
+
+// Persist writes every point written so far to disk, so that it survives
+// Kill, and fails the test otherwise. Flush is not enough: it makes points
+// searchable in memory, and victoria-metrics 1.79 moves them to disk only
+// about 5 s later (its data flush interval, which that version cannot
+// configure). Persist creates a snapshot, which flushes everything to disk,
+// and deletes it again (the data stays).
+func (s *Server) Persist(t testing.TB) {
+	t.Helper()
+	if err := s.PersistErr(context.Background()); err != nil {
+		t.Fatalf("vmtest: %v\n%s", err, tail(s.Output(), 2000))
+	}
+}
+
+// PersistErr is Persist that returns the error instead of failing.
+func (s *Server) PersistErr(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	body, err := s.snapshotCall(ctx, "/snapshot/create")
+	if err != nil {
+		return err
+	}
+	var created struct {
+		Snapshot string `json:"snapshot"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.Snapshot == "" {
+		return fmt.Errorf("persist: /snapshot/create named no snapshot: %s", body)
+	}
+	_, err = s.snapshotCall(ctx, "/snapshot/delete?"+url.Values{"snapshot": {created.Snapshot}}.Encode())
+	return err
+}
+
+// snapshotCall GETs a /snapshot/ endpoint and requires HTTP 200 with
+// {"status":"ok"}; it returns the reply.
+func (s *Server) snapshotCall(ctx context.Context, pathQuery string) ([]byte, error) {
+	code, body, err := s.get(ctx, pathQuery)
+	if err != nil {
+		return nil, fmt.Errorf("persist: %s: %w", pathQuery, err)
+	}
+	body = bytes.TrimSpace(body)
+	var st struct {
+		Status string `json:"status"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &st) != nil || st.Status != "ok" {
+		return nil, fmt.Errorf("persist: %s: HTTP %d: %s", pathQuery, code, body)
+	}
+	return body, nil
 }
 
 // Series is one time series read back from /api/v1/export.
