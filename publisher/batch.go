@@ -2,7 +2,6 @@ package publisher
 
 import (
 	"time"
-
 )
 
 // batch is line protocol for one /write request: whole lines, each ending

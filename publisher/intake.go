@@ -24,9 +24,9 @@ type intake struct {
 	closed   bool
 	received uint64
 	feeds    map[feedKey]uint64 // points received per feed
-	rejected map[Reason]uint64 // encoding rejections (and refused offers)
-	points   uint64            // of rejected, point reasons
-	full     []uint64          // points each output's inbox refused
+	rejected map[Reason]uint64  // encoding rejections (and refused offers)
+	points   uint64             // of rejected, point reasons
+	full     []uint64           // points each output's inbox refused
 	rejects  rejectLog
 }
 

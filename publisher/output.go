@@ -39,14 +39,14 @@ type Output struct {
 	http     *influxHTTP
 	deadFile *deadLetterFile // nil: no dead-letter file
 
-	inbox       chan *chunk   // intake → inbox goroutine, capacity inboxLen
-	mem         atomic.Int64  // bytes offered and not yet written, spooled or dropped
-	memPoints   atomic.Int64  // points of mem
-	offered     atomic.Uint64 // points taken by offer
-	wake        chan struct{} // → Run's writer, capacity 1
-	spoolWake   chan struct{} // → the spooler, capacity 1
-	connectedCh chan struct{} // closed when the database check passed
-	stopInbox   func()        // stops the inbox goroutine after its last chunk (set by run)
+	inbox       chan *chunk           // intake → inbox goroutine, capacity inboxLen
+	mem         atomic.Int64          // bytes offered and not yet written, spooled or dropped
+	memPoints   atomic.Int64          // points of mem
+	offered     atomic.Uint64         // points taken by offer
+	wake        chan struct{}         // → Run's writer, capacity 1
+	spoolWake   chan struct{}         // → the spooler, capacity 1
+	connectedCh chan struct{}         // closed when the database check passed
+	stopInbox   func()                // stops the inbox goroutine after its last chunk (set by run)
 	spool       atomic.Pointer[Spool] // set by Run when Config.SpoolDir is set
 
 	// Used by the Run goroutine only.

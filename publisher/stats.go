@@ -115,14 +115,14 @@ type FeedStats struct {
 
 // counters are the publisher's counters, guarded by its mutex.
 type counters struct {
-	written, rejectedPoints uint64
-	rejected                                   map[Reason]uint64
-	batches, failedWrites, bytesSent           uint64
-	lastLatency                                time.Duration
-	lastWrite                                  time.Time
-	spooled, replayed                          uint64
-	replayRate                                 float64
-	lastReplay                                 time.Time
+	written, rejectedPoints          uint64
+	rejected                         map[Reason]uint64
+	batches, failedWrites, bytesSent uint64
+	lastLatency                      time.Duration
+	lastWrite                        time.Time
+	spooled, replayed                uint64
+	replayRate                       float64
+	lastReplay                       time.Time
 	// replayWin counts points replayed since replayWinStart.
 	replayWin      uint64
 	replayWinStart time.Time
@@ -163,9 +163,9 @@ type feedKey struct{ agent, feed string }
 
 // feedStat are the counters of one feed, guarded by the publisher's mutex.
 type feedStat struct {
-	agent, feed                string
+	agent, feed      string
 	written, spooled uint64
-	lastWritten                time.Time
+	lastWritten      time.Time
 	// batchSeq/batchIdx: the open batch this feed last added a line to and
 	// its index in that batch's feeds, so adding a line is O(1).
 	batchSeq uint64
