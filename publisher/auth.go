@@ -55,34 +55,33 @@ const (
 // Python agent reads credentials each time `record` starts; so should the
 // caller. Errors name the variable and the file, never the content.
 func LoadCredentials(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (Credentials, error) {
-	user, err := credential(lookup, readFile, EnvUsername, EnvUsernameFile, DefaultUsername)
+	user, err := LookupSecret(lookup, readFile, EnvUsername, EnvUsernameFile, DefaultUsername)
 	if err != nil {
 		return Credentials{}, err
 	}
-	pass, err := credential(lookup, readFile, EnvPassword, EnvPasswordFile, DefaultPassword)
+	pass, err := LookupSecret(lookup, readFile, EnvPassword, EnvPasswordFile, DefaultPassword)
 	if err != nil {
 		return Credentials{}, err
 	}
-	token, err := credential(lookup, readFile, EnvToken, EnvTokenFile, "")
+	token, err := LookupSecret(lookup, readFile, EnvToken, EnvTokenFile, "")
 	if err != nil {
 		return Credentials{}, err
 	}
 	return Credentials{Username: user, Password: pass, Token: token}, nil
 }
 
-func credential(lookup func(string) (string, bool), readFile func(string) ([]byte, error), env, fileEnv, def string) (string, error) {
+// LookupSecret is the value of the variable env if set (even to ""), else
+// the content of the file that fileEnv names (see ReadSecretFile), else
+// def. A set but unreadable file is an error, even when env is set.
+func LookupSecret(lookup func(string) (string, bool), readFile func(string) ([]byte, error), env, fileEnv, def string) (string, error) {
 	var fromFile string
 	haveFile := false
 	if path, ok := lookup(fileEnv); ok {
-		b, err := readFile(path)
+		v, err := ReadSecretFile(readFile, path)
 		if err != nil {
-			return "", fmt.Errorf("read %s file %q: %w", fileEnv, path, err)
+			return "", fmt.Errorf("read %s file %w", fileEnv, err)
 		}
-		if !utf8.Valid(b) {
-			return "", fmt.Errorf("read %s file %q: content is not valid UTF-8", fileEnv, path)
-		}
-		fromFile = strings.TrimRight(string(b), "\r\n")
-		haveFile = true
+		fromFile, haveFile = v, true
 	}
 	if v, ok := lookup(env); ok {
 		return v, nil
@@ -91,6 +90,20 @@ func credential(lookup func(string) (string, bool), readFile func(string) ([]byt
 		return fromFile, nil
 	}
 	return def, nil
+}
+
+// ReadSecretFile reads a credential from a file as UTF-8 and strips its
+// trailing CR/LF characters (only those). Errors name the file, never its
+// content.
+func ReadSecretFile(readFile func(string) ([]byte, error), path string) (string, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", path, err)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("%q: content is not valid UTF-8", path)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // header returns the Authorization header value.

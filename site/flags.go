@@ -81,6 +81,15 @@ func checkChoice(f Flag, v string) error {
 	return fmt.Errorf("invalid choice: %s (choose from %s)", PyStrRepr(v), strings.Join(q, ", "))
 }
 
+// StringsValue is a repeatable flag: each occurrence appends its text.
+func StringsValue(p *[]string) Value { return (*stringsValue)(p) }
+
+type stringsValue []string
+
+func (v *stringsValue) Set(s string) error { *v = append(*v, s); return nil }
+func (v *stringsValue) Get() any           { return append([]string{}, *v...) }
+func (v *stringsValue) Kind() Kind         { return KindString }
+
 // StringValue stores text as is.
 func StringValue(p *string) Value { return (*stringValue)(p) }
 

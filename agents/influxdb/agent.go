@@ -28,17 +28,22 @@ const stopMargin = 2 * time.Second
 // Config configures an InfluxDBAgent.
 type Config struct {
 	// Agent configures the OCS agent runtime (address, router, realm,
-	// logger, ...). AgentClass may be empty (it is set to AgentClass) or
-	// must be "InfluxDBAgent". A zero StopTimeout becomes
+	// logger, ...). AgentClass may be empty (it is set to AgentClass, or
+	// AgentClassV2 with Options.V2) or must be the class Options.V2 says.
+	// A zero StopTimeout becomes
 	// Options.ShutdownTimeout + 2 s, so that a shutdown waits for record's
 	// final flush.
 	Agent agents.Config
 	// Options are the agent's own options; start from Defaults().
 	Options Options
 	// LookupEnv reads the credential variables (INFLUXDB_USERNAME, ...,
-	// see CredentialVariables) each time record starts. nil means
-	// os.LookupEnv.
+	// see CredentialVariables; with Options.V2 the INFLUXDB_V2_* of
+	// V2Variables) each time record starts. nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// ReadFile reads the credential files (the _FILE variables, the
+	// --output token_file=, ...) each time record starts. nil means
+	// os.ReadFile.
+	ReadFile func(string) ([]byte, error)
 
 	// ConnectRetry, RetryMin and RetryMax tune the publisher's pause
 	// between start-up attempts and the backoff between write retries
@@ -53,8 +58,8 @@ type Config struct {
 // New through agents.New).
 func (c Config) Validate() error {
 	var errs []error
-	if c.Agent.AgentClass != "" && c.Agent.AgentClass != AgentClass {
-		errs = append(errs, fmt.Errorf("agent class %q: the InfluxDB publisher is %q", c.Agent.AgentClass, AgentClass))
+	if c.Agent.AgentClass != "" && c.Agent.AgentClass != c.Options.class() {
+		errs = append(errs, fmt.Errorf("agent class %q: the InfluxDB publisher with these options is %q", c.Agent.AgentClass, c.Options.class()))
 	}
 	if err := c.Options.Validate(); err != nil {
 		errs = append(errs, err)
@@ -78,6 +83,7 @@ type Agent struct {
 	rt        *agents.Agent
 	opts      Options
 	lookupEnv func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
 	tune      Config // ConnectRetry, RetryMin, RetryMax
 	stats     *agents.Feed
 	sub       *agents.Subscription
@@ -105,7 +111,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("influxdb: %w", err)
 	}
 	acfg := cfg.Agent
-	acfg.AgentClass = AgentClass
+	acfg.AgentClass = cfg.Options.class()
 	if acfg.StopTimeout == 0 {
 		acfg.StopTimeout = cfg.Options.ShutdownTimeout + stopMargin
 	}
@@ -120,11 +126,15 @@ func New(cfg Config) (*Agent, error) {
 		rt:        rt,
 		opts:      cfg.Options,
 		lookupEnv: cfg.LookupEnv,
+		readFile:  cfg.ReadFile,
 		tune:      cfg,
 		log:       acfg.Logger.With("agent", rt.Address()),
 	}
 	if a.lookupEnv == nil {
 		a.lookupEnv = os.LookupEnv
+	}
+	if a.readFile == nil {
+		a.readFile = os.ReadFile
 	}
 	a.stats, err = rt.RegisterFeed(agents.FeedSpec{
 		Name:      StatsFeed,
@@ -221,22 +231,39 @@ func (a *Agent) decodeRaw(raw []byte) (feeds.Message, bool) {
 	return fd.Decode(raw)
 }
 
-// publisherConfig is the publisher's configuration for one record run.
-func (a *Agent) publisherConfig(creds publisher.Credentials) publisher.Config {
+// class is the agent class of the options.
+func (o Options) class() string {
+	if o.V2 {
+		return AgentClassV2
+	}
+	return AgentClass
+}
+
+// publisherConfig is the publisher's configuration for one record run:
+// the main target (from the Python agent's flags and credential
+// variables, or with Options.V2 from the INFLUXDB_V2_* variables), the
+// --output targets and the filter. It reads the environment and the
+// credential files, as the Python agent does when record starts.
+func (a *Agent) publisherConfig() (publisher.Config, error) {
 	o := a.opts
 	c := publisher.DefaultConfig()
-	c.URL = o.URL
-	c.Host = o.Host
-	c.Port = o.Port
-	c.SSL = o.SSL
-	c.VerifySSL = o.VerifySSL
-	c.CAFile = o.CAFile
-	c.Database = o.Database
-	c.RetentionPolicy = o.RetentionPolicy
+	if o.V2 {
+		if err := v2Target(&c.OutputConfig, a.lookupEnv, a.readFile); err != nil {
+			return c, fmt.Errorf("InfluxDB v2 target: %w", err)
+		}
+	} else {
+		creds, err := publisher.LoadCredentials(a.lookupEnv, a.readFile)
+		if err != nil {
+			return c, fmt.Errorf("InfluxDB credentials: %w", err)
+		}
+		c.Credentials = creds
+		a.v1Target(&c.OutputConfig)
+	}
 	c.Protocol = publisher.Protocol(o.Protocol)
+	c.Filter = o.filter()
+	c.NoCreate = o.NoCreateDatabase
 	c.Gzip = o.Gzip
 	c.GzipLevel = o.GzipLevel
-	c.Credentials = creds
 	c.BatchPoints = o.BatchPoints
 	c.BatchBytes = int(o.BatchBytes)
 	c.FlushInterval = o.FlushInterval
@@ -259,5 +286,29 @@ func (a *Agent) publisherConfig(creds publisher.Credentials) publisher.Config {
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = c.RetryMin
 	}
-	return c
+	for _, s := range o.Outputs {
+		spec, err := ParseOutput(s)
+		if err != nil {
+			return c, fmt.Errorf("--output: %w", err)
+		}
+		oc, err := spec.config(c.OutputConfig, a.readFile)
+		if err != nil {
+			return c, err
+		}
+		c.Outputs = append(c.Outputs, oc)
+	}
+	return c, nil
+}
+
+// v1Target sets c's server and database from the Python agent's flags.
+func (a *Agent) v1Target(c *publisher.OutputConfig) {
+	o := a.opts
+	c.URL = o.URL
+	c.Host = o.Host
+	c.Port = o.Port
+	c.SSL = o.SSL
+	c.VerifySSL = o.VerifySSL
+	c.CAFile = o.CAFile
+	c.Database = o.Database
+	c.RetentionPolicy = o.RetentionPolicy
 }

@@ -12,15 +12,21 @@ import (
 	"github.com/ocsflux/ocsflux/site"
 )
 
-// AgentClass is the OCS agent class this package implements.
-const AgentClass = "InfluxDBAgent"
+// The OCS agent classes this package implements: the publisher for
+// InfluxDB 1.x (target from --host, --port, --database, ...) and the one
+// for InfluxDB 2.x (target from the INFLUXDB_V2_* variables, V2Variables).
+const (
+	AgentClass   = "InfluxDBAgent"
+	AgentClassV2 = "InfluxDBAgentv2"
+)
 
 // Help sections of the options.
 const (
 	// GroupAgent holds the Python agent's own options.
-	GroupAgent = "Agent Options (InfluxDBAgent)"
+	GroupAgent   = "Agent Options (InfluxDBAgent)"
+	GroupAgentV2 = "Agent Options (InfluxDBAgentv2)"
 	// GroupExtension holds options that only ocsflux has.
-	GroupExtension = "ocsflux Options (InfluxDBAgent)"
+	GroupExtension = "ocsflux Options (InfluxDBAgent, InfluxDBAgentv2)"
 )
 
 // Options of the InfluxDB publisher agent. The first eight are the Python
@@ -28,6 +34,11 @@ const (
 // ocsflux extensions. Start from Defaults(); the command line sets them
 // through Flags.
 type Options struct {
+	// V2 says the agent class is AgentClassV2: its Python flags are only
+	// --initial-state, --protocol and --gzip, and the target is read from
+	// the INFLUXDB_V2_* variables when record starts. It is not a flag.
+	V2 bool
+
 	InitialState string // --initial-state: "record" (start record at the first join) or "idle"
 	Host         string // --host: InfluxDB host name or IP
 	Port         int    // --port: InfluxDB port, 1..65535
@@ -83,6 +94,18 @@ type Options struct {
 	// ShutdownTimeout (--shutdown-timeout) is how long a stop or shutdown
 	// may spend on the final flush before what is left is spooled.
 	ShutdownTimeout time.Duration
+
+	// Outputs (--output, repeatable) are more targets written at the same
+	// time, as ParseOutput reads them.
+	Outputs []string
+	// NoCreateDatabase (--no-create-database): the database (or bucket)
+	// is neither checked nor created, for InfluxDB 3 and VictoriaMetrics.
+	NoCreateDatabase bool
+	// Agents, ExcludeAgents (--agents, --exclude-agents, repeatable) are
+	// globs matched against the agent address; ExcludeFeeds
+	// (--exclude-feeds) against "<agent address>.<feed name>" (see
+	// publisher.Filter).
+	Agents, ExcludeAgents, ExcludeFeeds []string
 }
 
 // MaxBatchBytes is the largest --batch-bytes: it keeps write requests well
@@ -149,6 +172,16 @@ func DefaultSpoolDir(instanceID string) string {
 	return "ocsflux-spool-" + instanceID
 }
 
+// DefaultsV2 returns the options of an InfluxDBAgentv2 with every default
+// applied.
+func DefaultsV2() Options {
+	o := Options{V2: true}
+	if err := site.ApplyDefaults(o.Flags()); err != nil {
+		panic("influxdb: bad default: " + err.Error()) // a bug in Flags, caught by its tests
+	}
+	return o
+}
+
 // Defaults returns the options with every default applied.
 func Defaults() Options {
 	var o Options
@@ -158,8 +191,32 @@ func Defaults() Options {
 	return o
 }
 
-// Flags returns the definitions of the options, bound to o's fields.
+// v1Only are the flags of InfluxDBAgent that InfluxDBAgentv2 does not
+// have: its target comes from the INFLUXDB_V2_* variables.
+var v1Only = map[string]bool{"host": true, "port": true, "database": true, "ssl": true, "verify-ssl": true,
+	"url": true, "retention-policy": true, "ca-file": true}
+
+// Flags returns the definitions of the options, bound to o's fields: the
+// Python agent's (of the class o.V2 says), then ocsflux's.
 func (o *Options) Flags() []site.Flag {
+	all := o.flags()
+	if !o.V2 {
+		return all
+	}
+	var v2 []site.Flag
+	for _, f := range all {
+		if v1Only[f.Name] {
+			continue
+		}
+		if f.Group == GroupAgent {
+			f.Group = GroupAgentV2
+		}
+		v2 = append(v2, f)
+	}
+	return v2
+}
+
+func (o *Options) flags() []site.Flag {
 	agent := func(f site.Flag) site.Flag { f.Group = GroupAgent; return f }
 	ext := func(f site.Flag) site.Flag { f.Group = GroupExtension; return f }
 	const boolHelp = " A bare flag or true/yes/on/1 means true; false/no/off/0 means false."
@@ -212,6 +269,17 @@ func (o *Options) Flags() []site.Flag {
 			Help: "Most data held in memory waiting to be written; beyond half of it new data goes to the spool."}),
 		ext(site.Flag{Name: "shutdown-timeout", Value: site.DurationValue(&o.ShutdownTimeout), Default: "10s", Placeholder: "DURATION",
 			Help: "Time a stop or shutdown may spend on the final write before the rest is spooled."}),
+		ext(site.Flag{Name: "output", Value: site.StringsValue(&o.Outputs), Placeholder: "URL",
+			Help: "Also write to this server (repeatable): its base URL with query parameters api=v1|v2, db=, rp=, org=, bucket=, " +
+				"create=false, name=, token_file=, username_file=, password_file= (never credentials in the URL)."}),
+		ext(site.Flag{Name: "no-create-database", Value: site.BoolValue(&o.NoCreateDatabase), Default: "false",
+			Help: "Neither check nor create the database or bucket (InfluxDB 3, VictoriaMetrics)." + boolHelp}),
+		ext(site.Flag{Name: "agents", Value: site.StringsValue(&o.Agents), Placeholder: "GLOB",
+			Help: "Write only the feeds of agents whose address matches (repeatable; e.g. observatory.acu*)."}),
+		ext(site.Flag{Name: "exclude-agents", Value: site.StringsValue(&o.ExcludeAgents), Placeholder: "GLOB",
+			Help: "Do not write the feeds of agents whose address matches (repeatable)."}),
+		ext(site.Flag{Name: "exclude-feeds", Value: site.StringsValue(&o.ExcludeFeeds), Placeholder: "GLOB",
+			Help: "Do not write the feeds whose <agent address>.<feed name> matches (repeatable)."}),
 	}
 }
 
@@ -227,18 +295,30 @@ func (o Options) Validate() error {
 	if o.Protocol != "line" && o.Protocol != "json" {
 		bad("protocol", "must be line or json, got %q", o.Protocol)
 	}
-	if o.URL == "" {
+	switch {
+	case o.V2:
+	case o.URL == "":
 		if o.Host == "" {
 			bad("host", "must not be empty")
 		}
 		if o.Port < 1 || o.Port > 65535 {
 			bad("port", "must be from 1 to 65535, got %d", o.Port)
 		}
-	} else if err := checkURL(o.URL); err != nil {
-		bad("url", "%v", err)
+	default:
+		if err := checkURL(o.URL); err != nil {
+			bad("url", "%v", err)
+		}
 	}
-	if o.Database == "" {
+	if o.Database == "" && !o.V2 {
 		bad("database", "must not be empty")
+	}
+	for _, s := range o.Outputs {
+		if _, err := ParseOutput(s); err != nil {
+			bad("output", "%v", err)
+		}
+	}
+	if err := o.filter().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.GzipLevel < 1 || o.GzipLevel > 9 {
 		bad("compression-level", "must be from 1 to 9, got %d", o.GzipLevel)

@@ -1,6 +1,7 @@
 package influxdb_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestDefaultsMatchPythonAgent(t *testing.T) {
 		SpoolMaxBytes: 1 << 30, SpoolMaxAge: 7 * 24 * time.Hour, SpoolSync: influxdb.SyncEveryBatch,
 		MaxPendingBytes: 64 << 20, ShutdownTimeout: 10 * time.Second,
 	}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Errorf("Defaults() = %+v\nwant %+v", o, want)
 	}
 	if err := o.Validate(); err != nil {
@@ -79,6 +80,8 @@ func TestFlagsSetFields(t *testing.T) {
 		"retention-policy": "autogen", "ca-file": "/etc/ca.pem", "batch-points": "100", "batch-bytes": "1MiB",
 		"flush-interval": "250ms", "spool-dir": "/spool", "spool-max-bytes": "10MB", "spool-max-age": "1d",
 		"spool-sync": "2s", "max-pending-bytes": "8MiB", "shutdown-timeout": "3s", "compression-level": "6", "batch-wait": "5ms",
+		"output": "http://vm.example:8428/?api=v2&bucket=b&org=o&create=false", "no-create-database": "true",
+		"agents": "observatory.acu*", "exclude-agents": "observatory.fake*", "exclude-feeds": "*.ocsflux_stats",
 	}
 	for _, f := range o.Flags() {
 		v, ok := set[f.Name]
@@ -96,8 +99,12 @@ func TestFlagsSetFields(t *testing.T) {
 		FlushInterval: 250 * time.Millisecond, SpoolDir: "/spool", SpoolMaxBytes: 10e6, SpoolMaxAge: 24 * time.Hour,
 		SpoolSync: influxdb.SpoolSync(2 * time.Second), MaxPendingBytes: 8 << 20, ShutdownTimeout: 3 * time.Second,
 		GzipLevel: 6, BatchWait: 5 * time.Millisecond,
+		Outputs:          []string{"http://vm.example:8428/?api=v2&bucket=b&org=o&create=false"},
+		NoCreateDatabase: true,
+		Agents:           []string{"observatory.acu*"}, ExcludeAgents: []string{"observatory.fake*"},
+		ExcludeFeeds: []string{"*.ocsflux_stats"},
 	}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Errorf("got  %+v\nwant %+v", o, want)
 	}
 	if err := o.Validate(); err != nil {

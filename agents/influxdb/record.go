@@ -3,9 +3,7 @@ package influxdb
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/ocsflux/ocsflux/agents"
@@ -36,11 +34,11 @@ const (
 // test_mode after one interval.
 func (a *Agent) record(s *agents.Session, p agents.Params) (bool, string, error) {
 	log := s.Logger()
-	creds, err := publisher.LoadCredentials(a.lookupEnv, os.ReadFile)
+	cfg, err := a.publisherConfig()
 	if err != nil {
-		return false, "", fmt.Errorf("InfluxDB credentials: %w", err)
+		return false, "", err
 	}
-	pub, err := publisher.New(a.publisherConfig(creds), log)
+	pub, err := publisher.New(cfg, log)
 	if err != nil {
 		return false, "", err
 	}

@@ -200,8 +200,41 @@ func (s snapshot) sessionData(now time.Time) map[string]any {
 		}
 	}
 	d["feeds"] = perFeed
+	d["points_excluded"] = clampInt(s.st.Excluded)
 	s.spoolData(d)
+	if len(s.st.Outputs) > 0 {
+		outs := make(map[string]any, len(s.st.Outputs))
+		for _, o := range s.st.Outputs {
+			outs[o.Name] = outputData(o)
+		}
+		d["outputs"] = outs
+	}
 	return d
+}
+
+// outputData is one output's entry in the session data's "outputs".
+func outputData(o publisher.OutputStats) map[string]any {
+	var last any
+	if !o.LastWrite.IsZero() {
+		last = unixSeconds(o.LastWrite)
+	}
+	return map[string]any{
+		"target":          o.Target,
+		"connected":       o.Connected,
+		"degraded_reason": o.Degraded,
+		"points_received": clampInt(o.Received),
+		"points_written":  clampInt(o.Written + o.Replayed),
+		"points_rejected": clampInt(o.RejectedPoints),
+		"points_pending":  int64(max(o.PendingPoints, 0)),
+		"pending_bytes":   int64(max(o.PendingBytes, 0)),
+		"batches_written": clampInt(o.Batches),
+		"write_errors":    clampInt(o.FailedWrites),
+		"last_write":      last,
+		"spool_points":    max(o.SpoolPoints, 0),
+		"spool_bytes":     max(o.SpoolBytes, 0),
+		"spool_error":     o.SpoolError,
+		"dead_lettered":   clampInt(o.DeadLettered),
+	}
 }
 
 // spoolData adds the spool's and the dead-letter file's keys to the

@@ -15,7 +15,7 @@ import (
 // agentConfig is everything an agent needs to run, resolved and checked.
 type agentConfig struct {
 	Site     *site.Resolved    // site config entry and site options
-	InfluxDB *influxdb.Options // set when Site.AgentClass is influxdb.AgentClass
+	InfluxDB *influxdb.Options // set when Site.AgentClass is influxdb.AgentClass or AgentClassV2
 	FakeData *fakedata.Options // set when Site.AgentClass is fakedata.AgentClass
 
 	Logger    *slog.Logger
@@ -43,6 +43,11 @@ func agentClasses() []agentClass {
 		}},
 		{influxdb.AgentClass, func(cfg *agentConfig) []site.Flag {
 			o := influxdb.Defaults()
+			cfg.InfluxDB = &o
+			return o.Flags()
+		}},
+		{influxdb.AgentClassV2, func(cfg *agentConfig) []site.Flag {
+			o := influxdb.DefaultsV2()
 			cfg.InfluxDB = &o
 			return o.Flags()
 		}},

@@ -48,8 +48,14 @@ func helpFlags() []site.Flag {
 	var cmdOpts commandOptions
 	fl := append(cmdOpts.flags(), site.SiteFlags()...)
 	var throwaway agentConfig
+	seen := map[string]bool{}
 	for _, c := range agentClasses() {
-		fl = append(fl, c.bind(&throwaway)...)
+		for _, f := range c.bind(&throwaway) {
+			if !seen[f.Name] { // InfluxDBAgentv2's are InfluxDBAgent's, less the target's
+				seen[f.Name] = true
+				fl = append(fl, f)
+			}
+		}
 	}
 	return fl
 }
@@ -138,8 +144,10 @@ func newKong(ctx context.Context, env *Env, exit func(int)) (*kong.Kong, error) 
 		site.GroupSite: site.GroupSite + ":\nOCS site options, as every OCS agent accepts them.",
 		influxdb.GroupAgent: influxdb.GroupAgent + ":\nFor instances of agent-class InfluxDBAgent: " +
 			"the Python agent's options, with its defaults and choices. Unlike the Python agent, " +
-			"--ssl, --verify-ssl and --gzip read False, no, off and 0 as false (Python reads any non-empty value as true).",
-		influxdb.GroupExtension: influxdb.GroupExtension + ":\nFor InfluxDBAgent; options the Python agent does not have.",
+			"--ssl, --verify-ssl and --gzip read False, no, off and 0 as false (Python reads any non-empty value as true). " +
+			"Instances of agent-class InfluxDBAgentv2 take only --initial-state, --protocol and --gzip of these, " +
+			"and read their target from INFLUXDB_V2_URL, INFLUXDB_V2_ORG, INFLUXDB_V2_BUCKET and INFLUXDB_V2_TOKEN (or INFLUXDB_V2_TOKEN_FILE).",
+		influxdb.GroupExtension: influxdb.GroupExtension + ":\nFor InfluxDBAgent and InfluxDBAgentv2; options the Python agents do not have.",
 		fakedata.GroupAgent:     fakedata.GroupAgent + ":\nFor instances of agent-class FakeDataAgent.",
 	}
 	return kong.New(&cli{},

@@ -49,10 +49,17 @@ func newConfigReport(cfg *agentConfig, levelSource site.Source) *configReport {
 		warnings:     r.Warnings,
 	}
 	if cfg.InfluxDB != nil {
-		for _, name := range influxdb.CredentialVariables() {
+		names := influxdb.CredentialVariables()
+		if cfg.InfluxDB.V2 {
+			names = influxdb.V2Variables()
+		}
+		for _, name := range names {
 			s := site.Setting{Name: name, Source: site.SourceDefault}
-			if _, ok := cfg.LookupEnv(name); ok {
+			if v, ok := cfg.LookupEnv(name); ok {
 				s.Value, s.Source = redacted, site.SourceEnvironment
+				if influxdb.ShowVariable(name) {
+					s.Value = redactURL(v)
+				}
 			}
 			rep.credentials = append(rep.credentials, s)
 		}
@@ -64,8 +71,11 @@ func newConfigReport(cfg *agentConfig, levelSource site.Source) *configReport {
 func redactURLs(ss []site.Setting) []site.Setting {
 	out := make([]site.Setting, len(ss))
 	for i, s := range ss {
-		if v, ok := s.Value.(string); ok {
+		switch v := s.Value.(type) {
+		case string:
 			s.Value = redactURL(v)
+		case []string:
+			s.Value = redactArgs(v)
 		}
 		out[i] = s
 	}

@@ -213,7 +213,7 @@ func TestHelpBeforeSiteConfig(t *testing.T) {
 			continue
 		}
 		for _, want := range []string{"Usage: ocsflux agent", "Site Config Options:", "Agent Options (InfluxDBAgent):",
-			"ocsflux Options (InfluxDBAgent):", "Agent Options (FakeDataAgent):", "--print-config"} {
+			"ocsflux Options (InfluxDBAgent, InfluxDBAgentv2):", "Agent Options (FakeDataAgent):", "--print-config"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("%q: help lacks %q", args, want)
 			}
@@ -270,7 +270,7 @@ hosts:
       - {agent-class: AggregatorAgent, instance-id: aggregator, arguments: [--initial-state, idle]}
 `)
 	r := runMain(t, map[string]string{"OCS_CONFIG_DIR": dir}, "somehost", "--instance-id", "aggregator")
-	want := `ocsflux: site file ` + scf + `: host "localhost": instance "aggregator": agent-class AggregatorAgent is not implemented by this ocsflux binary (it implements FakeDataAgent, InfluxDBAgent)` + "\n"
+	want := `ocsflux: site file ` + scf + `: host "localhost": instance "aggregator": agent-class AggregatorAgent is not implemented by this ocsflux binary (it implements FakeDataAgent, InfluxDBAgent, InfluxDBAgentv2)` + "\n"
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", r.code, r.stderr, want)
 	}
