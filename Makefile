@@ -8,7 +8,8 @@
 #               InfluxDB (a throwaway influxd when none answers), for
 #               $(DURATION) (0: until Ctrl-C)
 #
-# The tests run a real InfluxDB 1.x (Debian package influxdb) and a real
+# The tests run a real InfluxDB 1.x (Debian package influxdb), a real
+# VictoriaMetrics (Debian package victoria-metrics) and a real
 # autobahn-python client (Debian package python3-autobahn, for Debian's
 # /usr/bin/python3), and validate the compose files with docker-compose
 # (Debian package docker-compose). `make deps` installs them with apt-get
@@ -34,12 +35,13 @@ test: deps fmt-check vet unit
 # missing prints the Debian packages that are not usable yet.
 missing = $(strip \
 	$(if $(shell command -v influxd 2>/dev/null),,influxdb) \
+	$(if $(shell command -v victoria-metrics 2>/dev/null),,victoria-metrics) \
 	$(if $(shell $(PYTHON) -c 'import autobahn' >/dev/null 2>&1 && echo ok),,python3-autobahn) \
 	$(if $(shell command -v docker-compose 2>/dev/null),,docker-compose))
 
 deps:
 	@need="$(missing)"; \
-	if [ -z "$$need" ]; then echo "deps: influxd, python3-autobahn and docker-compose present"; exit 0; fi; \
+	if [ -z "$$need" ]; then echo "deps: influxd, victoria-metrics, python3-autobahn and docker-compose present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "deps: missing Debian packages: $$need"; \
 		echo "deps: install them as root:  apt-get update && apt-get install -y $$need"; \
@@ -52,6 +54,7 @@ deps:
 
 check-deps:
 	@command -v influxd >/dev/null || { echo "deps: influxd still missing"; exit 1; }
+	@command -v victoria-metrics >/dev/null || { echo "deps: victoria-metrics still missing"; exit 1; }
 	@$(PYTHON) -c 'import autobahn' || { echo "deps: $(PYTHON) cannot import autobahn"; exit 1; }
 	@command -v docker-compose >/dev/null || { echo "deps: docker-compose still missing"; exit 1; }
 

@@ -39,8 +39,9 @@ const (
 	// DATABASE (InfluxDB 3 and VictoriaMetrics accept its /write too).
 	APIv1 API = "v1"
 	// APIv2 is InfluxDB 2.x's API: POST
-	// /api/v2/write?org=&bucket=&precision=ns with a token, buckets
-	// checked and created through /api/v2/buckets (and /api/v2/orgs).
+	// /api/v2/write?org=&bucket=&precision=ns with a token; the bucket is
+	// looked up by name (GET /api/v2/buckets?name=) and created in Org when
+	// missing (GET /api/v2/orgs?org=, POST /api/v2/buckets).
 	APIv2 API = "v2"
 )
 

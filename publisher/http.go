@@ -135,10 +135,10 @@ func (h *influxHTTP) createTarget(ctx context.Context) Outcome {
 	return h.createDatabase(ctx, h.cfg.Database)
 }
 
-// findBucket looks the bucket up by name in the org (GET
-// /api/v2/buckets?name=&org=).
+// findBucket looks the bucket up by name (GET /api/v2/buckets?name=, as
+// the Python v2 agent does).
 func (h *influxHTTP) findBucket(ctx context.Context) (bool, Outcome) {
-	r := h.do(ctx, http.MethodGet, endpoint(h.base, "/api/v2/buckets", url.Values{"name": {h.cfg.Bucket}, "org": {h.cfg.Org}}), nil, nil)
+	r := h.do(ctx, http.MethodGet, endpoint(h.base, "/api/v2/buckets", url.Values{"name": {h.cfg.Bucket}}), nil, nil)
 	o := Classify(r, time.Now())
 	if r.Status == http.StatusNotFound { // InfluxDB 2 answers 404 for an org it does not know
 		o = Outcome{Action: ActionRetry, Status: r.Status, Message: "bucket lookup: " + replyMessage(r)}
