@@ -1,8 +1,33 @@
 // Package publisher writes OCS feed data to InfluxDB: it turns decoded feed
 // messages (feeds.Message) into line protocol, batches it, optionally
-// gzips it, and POSTs it to InfluxDB's 1.x /write endpoint (also offered by
-// InfluxDB 2.x and 3.x), classifying every reply. It is the Go counterpart
-// of the Python InfluxDB publisher agent's recording loop.
+// gzips it, and POSTs it to one or more servers through InfluxDB's 1.x
+// /write API or 2.x /api/v2/write API (InfluxDB 3 and VictoriaMetrics
+// offer both), classifying every reply. It is the Go counterpart of the
+// Python InfluxDB publisher agents' recording loop.
+//
+// # Stages
+//
+// A Publisher is an intake and one or more outputs:
+//
+//   - The intake (intake.go) runs on the caller's goroutine (Enqueue: the
+//     WAMP receive goroutine, and record's for its stats sample). It
+//     filters (Recordable, Filter), counts per agent/feed, encodes each
+//     message once into a chunk of line protocol and offers the chunk to
+//     every output's inbox, a bounded channel: it takes only its own
+//     mutex, never an output's, and never waits. What an inbox cannot take
+//     (the output holds MaxPendingBytes) is counted as ReasonQueueFull for
+//     that output.
+//   - Each Output (output.go) owns its HTTP client and API (http.go), its
+//     reply classification (classify.go), retries and backoff, batching
+//     (batch.go), spool and dead-letter file, and counters. Its run starts
+//     and stops three goroutines that share the output's state under its
+//     mutex: the inbox goroutine (copies offered chunks into batches), the
+//     writer (the only one that talks to the server) and, with a spool,
+//     the spooler. An output that is slow or down only fills its own
+//     memory and spool.
+//
+// Publisher.Run runs the outputs; at the stop it closes the intake first,
+// then lets each output write or spool what it holds.
 //
 // # What it owns
 //
@@ -18,14 +43,15 @@
 //     feeds decoder dropped and reported a null, list or object) are left
 //     out without being counted again. --protocol json (ProtocolJSON) reproduces the points of the
 //     Python agent's json protocol (§7.7).
-//   - Batching and writing: Publisher.Run owns the only goroutine that
-//     talks to InfluxDB. Enqueue (non-blocking, bounded by MaxPendingBytes)
-//     encodes into batches that are sent by size, by age (FlushInterval)
-//     or as soon as the previous write completed.
-//   - Reply classification: Classify is the one function that decides, for
-//     every reply, ok / retry with backoff (honouring Retry-After) /
+//   - Batching and writing: batches are sent by size, by age
+//     (FlushInterval, BatchWait) or as soon as the previous write
+//     completed.
+//   - Reply classification: Classify (and ClassifyWrite, for which only
+//     204 means written) is the one function that decides, for every
+//     reply, ok / retry with backoff (honouring Retry-After) /
 //     authentication failure / create the database and resend / the server
-//     kept the good lines and refused the rest / split a too-large request.
+//     kept the good lines and refused the rest / split a too-large request
+//     / an unknown 4xx, tried and then bisected (ActionRefused).
 //   - Poison isolation (deadletter_isolate.go): after a partial write the
 //     refused lines are found from InfluxDB's message (the field,
 //     measurement and types of a field type conflict, the text of
@@ -50,8 +76,9 @@
 //     batches are acknowledged; replay resumes after a restart. While
 //     writes fail, the spool's oldest data probes InfluxDB with capped
 //     exponential backoff (RetryMin to RetryMax, jitter, Retry-After).
-//   - Start-up database check (SHOW DATABASES, CREATE DATABASE), retried
-//     while InfluxDB is down without delaying a stop.
+//   - Start-up check of the database (SHOW DATABASES, CREATE DATABASE) or
+//     bucket (/api/v2/buckets, /api/v2/orgs), retried while the server is
+//     down without delaying a stop; skipped with NoCreate.
 //   - Credentials (LoadCredentials: the Python agent's INFLUXDB_USERNAME /
 //     INFLUXDB_PASSWORD rules, plus INFLUXDB_TOKEN), never logged.
 //   - Counters, the spool's state and the degraded reason (Stats).
@@ -103,7 +130,9 @@
 // Enqueue and Stats may be called from any goroutine, before, during and
 // after Run. Enqueue reads its message during the call only. The Encoder
 // appends to caller-owned slices and is not safe for concurrent use. Run
-// starts two goroutines and stops both before it returns: the writer (its
-// own) and, with a spool, the spooler, which moves batches from memory to
-// disk so that neither Enqueue nor the writer waits for the disk.
+// starts, per output, its run goroutine and one that waits for it to
+// connect, and stops them all before it returns; each output's run starts
+// and stops its inbox goroutine and, with a spool, its spooler, which
+// moves batches from memory to disk so that neither the inbox nor the
+// writer waits for the disk.
 package publisher
