@@ -144,6 +144,10 @@ type OutputConfig struct {
 	// again, also after a restart. Empty: no spool; failed batches are
 	// kept in memory up to MaxPendingBytes and lost at stop.
 	SpoolDir string
+	// SpoolFallback: when SpoolDir cannot be used at start (read-only,
+	// not writable), run without a spool, degraded with that reason,
+	// instead of failing Run.
+	SpoolFallback bool
 	// SpoolMaxBytes (default 1 GiB, at least BatchBytes + 64 KiB) bounds
 	// the spool on disk and SpoolMaxAge (default 7 days) the age of
 	// spooled data: beyond them the oldest data is dropped, counted

@@ -355,7 +355,7 @@ func (p *Output) next(now time.Time, afterWrite, stopping, lastLive, unread bool
 		liveReady = stopping || afterWrite || due <= 0
 		wait = due
 	}
-	replay := unread && spoolOK && !stopping
+	replay := unread && !stopping // reading the spool works while appends fail
 	if replay && !now.Before(p.replayNext) && (!liveReady || lastLive) {
 		return work{replay: true}
 	}

@@ -186,20 +186,35 @@ func (p *Publisher) Stats() Stats {
 	}
 	s.RejectedPoints += is.points
 	if len(per) == 1 {
+		s.Degraded = degradedReason(per[0].Stats, false)
 		return s
 	}
 	var reasons []string
 	for _, o := range per {
 		s.Connected = s.Connected || o.Connected
-		if o.Degraded != "" {
-			reasons = append(reasons, o.Name+": "+o.Degraded)
-		} else if !o.Connected {
-			reasons = append(reasons, o.Name+": not connected")
+		if r := degradedReason(o.Stats, true); r != "" {
+			reasons = append(reasons, o.Name+": "+r)
 		}
 	}
 	s.Degraded = strings.Join(reasons, "; ")
 	s.Outputs = per
 	return s
+}
+
+// degradedReason says why an output is degraded: its writes fail, its
+// spool cannot be written, or (with notConnected) it has not connected.
+func degradedReason(st Stats, notConnected bool) string {
+	r := st.Degraded
+	if r == "" && notConnected && !st.Connected {
+		r = "not connected"
+	}
+	if st.SpoolError != "" {
+		if r != "" {
+			r += "; "
+		}
+		r += "the spool cannot be written (data is kept in memory): " + st.SpoolError
+	}
+	return r
 }
 
 // mergeFeeds returns the per-feed counters: received from the intake,

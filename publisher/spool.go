@@ -519,6 +519,39 @@ func (s *Spool) statsLocked() SpoolStats {
 	return st
 }
 
+// probeBytes is what Probe writes: enough to tell a full filesystem from
+// one with room for batches.
+const probeBytes = 256 << 10
+
+// Probe checks that the spool's directory can be written again after an
+// append failed (a full or read-only filesystem); see ProbeDir.
+func (s *Spool) Probe() error { return ProbeDir(s.cfg.Dir) }
+
+// ProbeDir checks that a spool directory can be used: it creates it if
+// needed, writes probeBytes to a temporary file in it, syncs and removes
+// it.
+func ProbeDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "probe-*.tmp")
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
 // Close syncs and closes the files and releases the lock. Data not
 // acknowledged stays for the next OpenSpool.
 func (s *Spool) Close() error {

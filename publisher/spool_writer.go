@@ -1,7 +1,11 @@
 package publisher
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -10,14 +14,31 @@ import (
 const spoolRetryInterval = 5 * time.Second
 
 // openSpool opens the spool of Config.SpoolDir, if set, and starts the
-// spooler; stop stops it.
+// spooler; stop stops it. A directory that cannot be used is an error
+// naming it, or, with SpoolFallback, the output runs without a spool and
+// is degraded with that reason.
 func (p *Output) openSpool() (stop func(), err error) {
 	if p.cfg.SpoolDir == "" {
 		return func() {}, nil
 	}
 	sp, err := OpenSpool(p.cfg.spoolConfig(), p.log)
 	if err != nil {
-		return func() {}, err
+		what := "cannot be used"
+		switch {
+		case errors.Is(err, syscall.EROFS):
+			what = "is read-only"
+		case errors.Is(err, fs.ErrPermission):
+			what = "is not writable"
+		}
+		err = fmt.Errorf("spool directory %s %s: %w", p.cfg.SpoolDir, what, err)
+		if !p.cfg.SpoolFallback {
+			return func() {}, err
+		}
+		p.log.Error("running without a spool: data that cannot be written is kept in memory only (up to max pending bytes)", "err", err)
+		p.mu.Lock()
+		p.spoolErr = err.Error()
+		p.mu.Unlock()
+		return func() {}, nil
 	}
 	p.spool.Store(sp)
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -58,6 +79,9 @@ func (p *Output) runSpooler(sp *Spool, quit <-chan struct{}) {
 		if len(batches) > 0 {
 			p.spoolBatches(sp, batches)
 			continue
+		}
+		if w, broken := p.probeSpool(sp, time.Now()); broken && (wait < 0 || w < wait) {
+			wait = w
 		}
 		sp.Maintain()
 		var due <-chan time.Time
@@ -119,6 +143,33 @@ func (p *Output) takeForSpool(now time.Time) (out []*batch, wait time.Duration) 
 		out = append(out, p.popLocked())
 	}
 	return out, wait
+}
+
+// probeSpool checks, while the spool is broken and nothing is waiting to
+// be spooled, whether it can be written again, so that the broken state
+// (and record's degraded state) ends when the disk has room again even
+// when the server accepts the data in the meantime. While the spool stays
+// broken it returns when to look again, and true.
+func (p *Output) probeSpool(sp *Spool, now time.Time) (time.Duration, bool) {
+	p.mu.Lock()
+	broken, retryAt := p.spoolBroken && !p.closed, p.spoolRetryAt
+	p.mu.Unlock()
+	if !broken {
+		return 0, false
+	}
+	if now.Before(retryAt) {
+		return retryAt.Sub(now), true
+	}
+	err := sp.Probe()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.spoolRetryAt, p.spoolErr = now.Add(spoolRetryInterval), err.Error()
+		return spoolRetryInterval, true
+	}
+	p.spoolBroken, p.spoolErr = false, ""
+	p.log.Info("the spool can be written again", "dir", p.cfg.SpoolDir)
+	return 0, false
 }
 
 // spoolBatches appends batches to the spool. On failure the rest is put

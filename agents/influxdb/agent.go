@@ -164,7 +164,34 @@ func New(cfg Config) (*Agent, error) {
 
 // Run connects the agent and keeps it on the realm until ctx is cancelled
 // (record is then stopped with its final flush); see agents.Agent.Run.
-func (a *Agent) Run(ctx context.Context) error { return a.rt.Run(ctx) }
+// With --on-spool-error exit (the default), a spool directory that cannot
+// be used is an error returned at once, before anything is contacted.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.checkSpool(); err != nil {
+		return err
+	}
+	return a.rt.Run(ctx)
+}
+
+// checkSpool checks that the spool directory can be used (and, with
+// --output, each output's), unless --on-spool-error memory.
+func (a *Agent) checkSpool() error {
+	if a.opts.SpoolDir == "" || a.opts.OnSpoolError == SpoolErrorMemory {
+		return nil
+	}
+	dirs := []string{a.opts.SpoolDir}
+	for _, s := range a.opts.Outputs {
+		if spec, err := ParseOutput(s); err == nil {
+			dirs = append(dirs, spec.spoolDir(a.opts.SpoolDir))
+		}
+	}
+	for _, d := range dirs {
+		if err := publisher.ProbeDir(d); err != nil {
+			return fmt.Errorf("spool directory %s cannot be used (--on-spool-error memory records without it): %w", d, err)
+		}
+	}
+	return nil
+}
 
 // Address returns the agent's address, <address_root>.<instance-id>.
 func (a *Agent) Address() string { return a.rt.Address() }
@@ -271,6 +298,7 @@ func (a *Agent) publisherConfig() (publisher.Config, error) {
 	c.MaxPendingBytes = int(o.MaxPendingBytes)
 	c.StopTimeout = o.ShutdownTimeout
 	c.SpoolDir = o.SpoolDir // relative to the working directory, as DefaultSpoolDir
+	c.SpoolFallback = o.OnSpoolError == SpoolErrorMemory
 	c.SpoolMaxBytes = o.SpoolMaxBytes
 	c.SpoolMaxAge = o.SpoolMaxAge
 	c.SpoolSync = o.SpoolSync.publisher()

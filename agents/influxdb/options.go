@@ -95,6 +95,12 @@ type Options struct {
 	// may spend on the final flush before what is left is spooled.
 	ShutdownTimeout time.Duration
 
+	// OnSpoolError (--on-spool-error) says what happens when the spool
+	// directory cannot be used at start: SpoolErrorExit (the agent exits
+	// with status 1) or SpoolErrorMemory (record runs without a spool,
+	// degraded).
+	OnSpoolError string
+
 	// Outputs (--output, repeatable) are more targets written at the same
 	// time, as ParseOutput reads them.
 	Outputs []string
@@ -107,6 +113,12 @@ type Options struct {
 	// publisher.Filter).
 	Agents, ExcludeAgents, ExcludeFeeds []string
 }
+
+// The choices of --on-spool-error.
+const (
+	SpoolErrorExit   = "exit"
+	SpoolErrorMemory = "memory"
+)
 
 // MaxBatchBytes is the largest --batch-bytes: it keeps write requests well
 // under InfluxDB's default max-body-size of 25 MB.
@@ -269,6 +281,10 @@ func (o *Options) flags() []site.Flag {
 			Help: "Most data held in memory waiting to be written; beyond half of it new data goes to the spool."}),
 		ext(site.Flag{Name: "shutdown-timeout", Value: site.DurationValue(&o.ShutdownTimeout), Default: "10s", Placeholder: "DURATION",
 			Help: "Time a stop or shutdown may spend on the final write before the rest is spooled."}),
+		ext(site.Flag{Name: "on-spool-error", Value: site.StringValue(&o.OnSpoolError), Default: SpoolErrorExit,
+			Choices: []string{SpoolErrorExit, SpoolErrorMemory},
+			Help: "When the spool directory cannot be used at start: exit with status 1, or record without a spool " +
+				"(data kept in memory only), degraded."}),
 		ext(site.Flag{Name: "output", Value: site.StringsValue(&o.Outputs), Placeholder: "URL",
 			Help: "Also write to this server (repeatable): its base URL with query parameters api=v1|v2, db=, rp=, org=, bucket=, " +
 				"create=false, name=, token_file=, username_file=, password_file= (never credentials in the URL)."}),
@@ -350,6 +366,9 @@ func (o Options) Validate() error {
 	}
 	if o.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive, got %s", o.ShutdownTimeout)
+	}
+	if o.OnSpoolError != SpoolErrorExit && o.OnSpoolError != SpoolErrorMemory {
+		bad("on-spool-error", "must be exit or memory, got %q", o.OnSpoolError)
 	}
 	return errors.Join(errs...)
 }

@@ -138,10 +138,17 @@ func (o OutputSpec) config(base publisher.OutputConfig, readFile func(string) ([
 		c.Credentials.Password = read("password_file", o.PasswordFile)
 	}
 	c.DeadLetterFile = ""
-	if base.SpoolDir != "" {
-		c.SpoolDir = filepath.Join(base.SpoolDir, "output-"+o.Name)
-	}
+	c.SpoolDir = o.spoolDir(base.SpoolDir)
 	return c, err
+}
+
+// spoolDir is the output's spool directory: output-<name> in the main
+// spool directory (none without one).
+func (o OutputSpec) spoolDir(main string) string {
+	if main == "" {
+		return ""
+	}
+	return filepath.Join(main, "output-"+o.Name)
 }
 
 // The variables an InfluxDBAgentv2 reads its target from when record

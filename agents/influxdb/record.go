@@ -84,6 +84,9 @@ func (r *recordRun) run(testMode bool) (bool, string, error) {
 			return false, MsgNotConnected, nil
 		case err := <-r.done:
 			r.ended(err)
+			if err != nil && !errors.Is(err, publisher.ErrNotConnected) {
+				return false, err.Error(), nil // e.g. the spool directory cannot be used
+			}
 			return false, MsgNotConnected, nil
 		}
 	}

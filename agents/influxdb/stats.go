@@ -104,9 +104,6 @@ func (r *recording) snapshot() snapshot {
 // and why.
 func (s snapshot) degraded() (bool, string) {
 	if s.st.Degraded != "" {
-		if s.st.SpoolError != "" {
-			return true, s.st.Degraded + "; the spool cannot be written either: " + s.st.SpoolError
-		}
 		return true, s.st.Degraded
 	}
 	if !s.st.Connected {
