@@ -21,7 +21,11 @@ func (p *Output) openSpool() (stop func(), err error) {
 	if p.cfg.SpoolDir == "" {
 		return func() {}, nil
 	}
-	sp, err := OpenSpool(p.cfg.spoolConfig(), p.log)
+	err = ProbeDir(p.cfg.SpoolDir) // a full disk fails here, not at the first append
+	var sp *Spool
+	if err == nil {
+		sp, err = OpenSpool(p.cfg.spoolConfig(), p.log)
+	}
 	if err != nil {
 		what := "cannot be used"
 		switch {
