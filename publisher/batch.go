@@ -74,9 +74,10 @@ func (p *Output) sealLocked() {
 	p.open = nil
 }
 
-// inboxLen bounds the chunks waiting in an output's inbox; the bytes they
-// hold count against MaxPendingBytes from the moment they are offered.
-const inboxLen = 4096
+// inboxLen bounds the chunks (messages) waiting in an output's inbox, for
+// bursts of small messages (the channel takes 8 bytes per slot); the bytes
+// they hold count against MaxPendingBytes from the moment they are offered.
+const inboxLen = 1 << 16
 
 // offer hands c to the output without blocking, on the intake's
 // goroutine: false when the output holds MaxPendingBytes already (its
@@ -149,6 +150,7 @@ func (p *Output) addChunks(c *chunk) {
 // ReasonStopped.
 func (p *Output) addLocked(c *chunk) bool {
 	fs := p.feedStatLocked(c.agent, c.feed)
+	fs.last = c.at
 	if p.closed {
 		p.mem.Add(-int64(len(c.buf)))
 		p.memPoints.Add(-int64(len(c.ends)))

@@ -28,7 +28,16 @@ type Config struct {
 	Protocol Protocol
 	// Filter selects the agents and feeds written (all by default).
 	Filter Filter
+	// MaxFeeds (default 1000) bounds the feeds with counters of their own
+	// (Stats.Feeds), so that memory and the session data stay flat
+	// whatever the number of feeds published; FeedExpiry (default 1 h)
+	// removes the counters of a feed silent for that long. Their counts
+	// go to Stats.OtherFeeds.
+	MaxFeeds   int
+	FeedExpiry time.Duration
 }
+
+func (c Config) feedLimit() feedLimit { return feedLimit{max: c.MaxFeeds, expiry: c.FeedExpiry} }
 
 // API is the InfluxDB write API an output uses.
 type API string
@@ -180,6 +189,8 @@ type OutputConfig struct {
 // Defaults.
 const (
 	DefaultOutputName      = "influxdb"
+	DefaultMaxFeeds        = 1000
+	DefaultFeedExpiry      = time.Hour
 	DefaultHost            = "influxdb"
 	DefaultPort            = 8086
 	DefaultDatabase        = "ocs_feeds"
@@ -218,6 +229,8 @@ func DefaultConfig() Config {
 
 func (c *Config) fillDefaults() {
 	setDefault(&c.Protocol, ProtocolLine)
+	setDefault(&c.MaxFeeds, DefaultMaxFeeds)
+	setDefault(&c.FeedExpiry, DefaultFeedExpiry)
 	setDefault(&c.OutputConfig.Name, DefaultOutputName)
 	c.OutputConfig.fillDefaults()
 	for i := range c.Outputs {
@@ -273,6 +286,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Filter.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxFeeds < 1 || c.FeedExpiry <= 0 {
+		errs = append(errs, fmt.Errorf("max feeds %d, feed expiry %v: must be positive", c.MaxFeeds, c.FeedExpiry))
 	}
 	names := map[string]bool{}
 	dirs := map[string]string{}

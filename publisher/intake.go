@@ -23,16 +23,27 @@ type intake struct {
 	enc      Encoder
 	closed   bool
 	received uint64
-	feeds    map[feedKey]uint64 // points received per feed
+	feeds    map[feedKey]*intakeFeed // bounded by limit
+	limit    feedLimit
+	other    intakeFeed // of the feeds removed from feeds
+	folded   uint64     // entries removed from feeds
 	rejected map[Reason]uint64  // encoding rejections (and refused offers)
 	points   uint64             // of rejected, point reasons
 	full     []uint64           // points each output's inbox refused
 	rejects  rejectLog
 }
 
-func newIntake(protocol Protocol, filter Filter, outputs []*Output) *intake {
+// intakeFeed counts the points received of one feed.
+type intakeFeed struct {
+	received uint64
+	last     time.Time // when the feed last sent a message
+}
+
+func (f *intakeFeed) active() time.Time { return f.last }
+
+func newIntake(protocol Protocol, filter Filter, limit feedLimit, outputs []*Output) *intake {
 	in := &intake{outputs: outputs, filter: filter, rejected: make(map[Reason]uint64), full: make([]uint64, len(outputs)),
-		feeds: make(map[feedKey]uint64)}
+		feeds: make(map[feedKey]*intakeFeed), limit: limit}
 	in.enc.Protocol = protocol
 	in.enc.OnReject = in.rejectLocked // enqueue holds in.mu while encoding
 	return in
@@ -56,7 +67,15 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.received += n
-	in.feeds[feedKey{agent, feed}] += n
+	now := time.Now()
+	f := in.feeds[feedKey{agent, feed}]
+	if f == nil {
+		makeRoom(in.feeds, in.limit, (*intakeFeed).active, in.fold)
+		f = &intakeFeed{}
+		in.feeds[feedKey{agent, feed}] = f
+	}
+	f.received += n
+	f.last = now
 	if in.closed {
 		in.rejectLocked(Reject{Reason: ReasonStopped, Agent: agent, Feed: feed, Count: n})
 		return false
@@ -78,7 +97,7 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 		c.free()
 		return true
 	}
-	c.at = time.Now()
+	c.at = now
 	c.refs.Store(int32(len(in.outputs)))
 	ok := true
 	for i, o := range in.outputs {
@@ -90,6 +109,20 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 		}
 	}
 	return ok
+}
+
+// fold adds the counts of a feed entry being removed to the other feeds'.
+func (in *intake) fold(f *intakeFeed) {
+	in.other.received += f.received
+	in.folded++
+}
+
+// expireFeeds removes the entries of feeds silent for longer than the
+// limit's expiry.
+func (in *intake) expireFeeds(now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	expire(in.feeds, in.limit, now, (*intakeFeed).active, in.fold)
 }
 
 // close refuses later messages (ReasonStopped). Once it has returned no
@@ -125,6 +158,7 @@ type intakeStats struct {
 	rejected                            map[Reason]uint64
 	full                                []uint64
 	feeds                               map[feedKey]uint64
+	other, folded                       uint64
 }
 
 func (in *intake) stats() intakeStats {
@@ -132,9 +166,9 @@ func (in *intake) stats() intakeStats {
 	defer in.mu.Unlock()
 	s := intakeStats{received: in.received, skipped: in.skipped.Load(), excluded: in.excluded.Load(), points: in.points,
 		rejected: make(map[Reason]uint64, len(in.rejected)), full: append([]uint64(nil), in.full...),
-		feeds: make(map[feedKey]uint64, len(in.feeds))}
-	for k, n := range in.feeds {
-		s.feeds[k] = n
+		feeds: make(map[feedKey]uint64, len(in.feeds)), other: in.other.received, folded: in.folded}
+	for k, f := range in.feeds {
+		s.feeds[k] = f.received
 	}
 	for r, n := range in.rejected {
 		s.rejected[r] = n

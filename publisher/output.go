@@ -73,13 +73,16 @@ type Output struct {
 	spoolErr      string
 	st            counters
 	dead          deadCounts
-	feeds         map[feedKey]*feedStat
+	feeds         map[feedKey]*feedStat // bounded by limit
+	limit         feedLimit
+	other         FeedStats // of the feeds removed from feeds
+	folded        uint64
 	rejects       rejectLog
 }
 
 // newOutput returns an output for cfg, which has its defaults and was
 // validated. It starts nothing and opens no file.
-func newOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
+func newOutput(cfg OutputConfig, limit feedLimit, log *slog.Logger) (*Output, error) {
 	h, err := newInfluxHTTP(cfg)
 	if err != nil {
 		return nil, err
@@ -102,6 +105,7 @@ func newOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
 		connectedCh: make(chan struct{}),
 		zw:          zw,
 		feeds:       make(map[feedKey]*feedStat),
+		limit:       limit,
 	}
 	p.st.rejected = make(map[Reason]uint64)
 	return p, nil

@@ -48,7 +48,7 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 		if len(all) > 1 {
 			olog = log.With("output", oc.Name)
 		}
-		o, err := newOutput(oc, olog)
+		o, err := newOutput(oc, cfg.feedLimit(), olog)
 		if err != nil {
 			if i > 0 {
 				err = fmt.Errorf("output %q: %w", oc.Name, err)
@@ -60,7 +60,7 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 	return &Publisher{
 		cfg:       cfg,
 		log:       log,
-		in:        newIntake(cfg.Protocol, cfg.Filter, outputs),
+		in:        newIntake(cfg.Protocol, cfg.Filter, cfg.feedLimit(), outputs),
 		outputs:   outputs,
 		connected: make(chan struct{}),
 	}, nil
@@ -127,8 +127,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var fatal error
 	for running := true; running; {
 		select {
-		case <-tick.C:
+		case now := <-tick.C:
 			logRejects(p.log, p.in.takeRejects())
+			p.in.expireFeeds(now)
+			for _, o := range p.outputs {
+				o.expireFeeds(now)
+			}
 		case <-ctx.Done():
 			running = false
 		case fatal = <-early:
@@ -181,6 +185,7 @@ func (p *Publisher) Stats() Stats {
 	s := per[0].Stats
 	s.Received, s.Skipped, s.Excluded = is.received, is.skipped, is.excluded
 	s.Feeds = mergeFeeds(is.feeds, s.Feeds)
+	s.OtherFeeds.Received, s.FoldedFeeds = is.other, is.folded
 	for r, n := range is.rejected {
 		s.Rejected[r] += n
 	}

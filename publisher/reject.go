@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -102,11 +103,22 @@ type rejectLog struct {
 	pending map[rejectKey]uint64
 }
 
+// maxRejectKeys bounds the distinct agent/feed/field names kept for one
+// log line; beyond it a rejection is counted under otherNames.
+const maxRejectKeys = 1000
+
+// otherNames stands for the names of rejections beyond maxRejectKeys.
+const otherNames = "(other agents)"
+
 func (l *rejectLog) add(r Reject) {
 	if l.pending == nil {
 		l.pending = make(map[rejectKey]uint64)
 	}
-	l.pending[rejectKey{r.Reason, r.Agent, r.Feed, r.Field}] += r.Count
+	k := rejectKey{r.Reason, r.Agent, r.Feed, r.Field}
+	if _, ok := l.pending[k]; !ok && len(l.pending) >= maxRejectKeys {
+		k = rejectKey{Reason: r.Reason, Agent: otherNames}
+	}
+	l.pending[k] += r.Count
 }
 
 func (l *rejectLog) empty() bool { return len(l.pending) == 0 }
@@ -137,8 +149,16 @@ func (l *rejectLog) take() []Reject {
 	return out
 }
 
-// logRejects writes one warning per reason with every agent/feed/field it
-// hit and the counts.
+// maxLoggedNames bounds the agent/feed/field names in one log line, and
+// maxLoggedName the length of each name.
+const (
+	maxLoggedNames = 20
+	maxLoggedName  = 200
+)
+
+// logRejects writes one warning per reason with the agents/feeds/fields it
+// hit (at most maxLoggedNames, each at most maxLoggedName bytes) and the
+// counts.
 func logRejects(log *slog.Logger, rs []Reject) {
 	for i := 0; i < len(rs); {
 		j := i
@@ -146,7 +166,12 @@ func logRejects(log *slog.Logger, rs []Reject) {
 		var where []string
 		for ; j < len(rs) && rs[j].Reason == rs[i].Reason; j++ {
 			total += rs[j].Count
-			where = append(where, rejectName(rs[j]))
+			if len(where) < maxLoggedNames {
+				where = append(where, rejectName(rs[j]))
+			}
+		}
+		if n := j - i - len(where); n > 0 {
+			where = append(where, fmt.Sprintf("and %d more", n))
 		}
 		unit := "field values"
 		if isPointReason(rs[i].Reason) {
@@ -159,18 +184,26 @@ func logRejects(log *slog.Logger, rs []Reject) {
 	}
 }
 
+// shortName is s, or its first maxLoggedName bytes and its length.
+func shortName(s string) string {
+	if len(s) <= maxLoggedName {
+		return s
+	}
+	return fmt.Sprintf("%s...(%d bytes)", strings.ToValidUTF8(s[:maxLoggedName], ""), len(s))
+}
+
 // rejectName renders agent/feed/field=count, leaving out unknown parts.
 func rejectName(r Reject) string {
 	var b strings.Builder
 	b.WriteString("agent=")
-	b.WriteString(r.Agent)
+	b.WriteString(shortName(r.Agent))
 	if r.Feed != "" {
 		b.WriteString(" feed=")
-		b.WriteString(r.Feed)
+		b.WriteString(shortName(r.Feed))
 	}
 	if r.Field != "" {
 		b.WriteString(" field=")
-		b.WriteString(r.Field)
+		b.WriteString(shortName(r.Field))
 	}
 	b.WriteString(" count=")
 	b.WriteString(strconv.FormatUint(r.Count, 10))

@@ -51,8 +51,13 @@ type Stats struct {
 	LastWriteLatency time.Duration
 	LastWrite        time.Time
 
-	// Feeds has one entry per agent/feed seen, sorted by agent and feed.
-	Feeds []FeedStats
+	// Feeds has one entry per agent/feed seen, sorted by agent and feed,
+	// for at most Config.MaxFeeds feeds active within Config.FeedExpiry;
+	// OtherFeeds sums the counters of the others (FoldedFeeds entries
+	// were folded into it).
+	Feeds       []FeedStats
+	OtherFeeds  FeedStats
+	FoldedFeeds uint64
 
 	// The spool (all zero without Config.SpoolDir).
 	//
@@ -166,6 +171,7 @@ type feedStat struct {
 	agent, feed      string
 	written, spooled uint64
 	lastWritten      time.Time
+	last             time.Time // when a line of the feed was last added
 	// batchSeq/batchIdx: the open batch this feed last added a line to and
 	// its index in that batch's feeds, so adding a line is O(1).
 	batchSeq uint64
@@ -176,9 +182,33 @@ func (p *Output) feedStatLocked(agent, feed string) *feedStat {
 	if fs, ok := p.feeds[feedKey{agent, feed}]; ok {
 		return fs
 	}
+	makeRoom(p.feeds, p.limit, (*feedStat).active, p.foldLocked)
 	fs := &feedStat{agent: agent, feed: feed}
 	p.feeds[feedKey{agent, feed}] = fs
 	return fs
+}
+
+func (fs *feedStat) active() time.Time { return fs.last }
+
+// foldLocked adds the counts of a feed entry being removed to the other
+// feeds'. (Lines of it still in a batch are then counted on the removed
+// entry: the per-feed counts are approximate for such feeds, the totals
+// are not.)
+func (p *Output) foldLocked(fs *feedStat) {
+	p.other.Written += fs.written
+	p.other.Spooled += fs.spooled
+	if fs.lastWritten.After(p.other.LastWritten) {
+		p.other.LastWritten = fs.lastWritten
+	}
+	p.folded++
+}
+
+// expireFeeds removes the entries of feeds silent for longer than the
+// limit's expiry.
+func (p *Output) expireFeeds(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	expire(p.feeds, p.limit, now, (*feedStat).active, p.foldLocked)
 }
 
 // rejectLocked counts a rejection and queues it for the periodic log.
@@ -217,6 +247,8 @@ func (p *Output) Stats() Stats {
 		LastWriteLatency: p.st.lastLatency,
 		LastWrite:        p.st.lastWrite,
 		Feeds:            make([]FeedStats, 0, len(p.feeds)),
+		OtherFeeds:       p.other,
+		FoldedFeeds:      p.folded,
 
 		SpoolBytes:       sp.Bytes,
 		SpoolSegments:    sp.Segments,

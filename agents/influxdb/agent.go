@@ -288,6 +288,7 @@ func (a *Agent) publisherConfig() (publisher.Config, error) {
 	}
 	c.Protocol = publisher.Protocol(o.Protocol)
 	c.Filter = o.filter()
+	c.MaxFeeds = o.MaxFeeds
 	c.NoCreate = o.NoCreateDatabase
 	c.Gzip = o.Gzip
 	c.GzipLevel = o.GzipLevel

@@ -101,6 +101,10 @@ type Options struct {
 	// degraded).
 	OnSpoolError string
 
+	// MaxFeeds (--max-feeds) bounds the feeds with counters of their own
+	// in the session data (see publisher.Config.MaxFeeds).
+	MaxFeeds int
+
 	// Outputs (--output, repeatable) are more targets written at the same
 	// time, as ParseOutput reads them.
 	Outputs []string
@@ -285,6 +289,9 @@ func (o *Options) flags() []site.Flag {
 			Choices: []string{SpoolErrorExit, SpoolErrorMemory},
 			Help: "When the spool directory cannot be used at start: exit with status 1, or record without a spool " +
 				"(data kept in memory only), degraded."}),
+		ext(site.Flag{Name: "max-feeds", Value: site.IntValue(&o.MaxFeeds, 1, 1000000), Default: strconv.Itoa(publisher.DefaultMaxFeeds), Placeholder: "N",
+			Help: "Most feeds with counters of their own in record's session data (the most recently active); " +
+				"the others are summed under other_feeds."}),
 		ext(site.Flag{Name: "output", Value: site.StringsValue(&o.Outputs), Placeholder: "URL",
 			Help: "Also write to this server (repeatable): its base URL with query parameters api=v1|v2, db=, rp=, org=, bucket=, " +
 				"create=false, name=, token_file=, username_file=, password_file= (never credentials in the URL)."}),
@@ -366,6 +373,9 @@ func (o Options) Validate() error {
 	}
 	if o.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive, got %s", o.ShutdownTimeout)
+	}
+	if o.MaxFeeds < 1 {
+		bad("max-feeds", "must be at least 1, got %d", o.MaxFeeds)
 	}
 	if o.OnSpoolError != SpoolErrorExit && o.OnSpoolError != SpoolErrorMemory {
 		bad("on-spool-error", "must be exit or memory, got %q", o.OnSpoolError)

@@ -17,7 +17,7 @@ func TestDefaultsMatchPythonAgent(t *testing.T) {
 		SSL: false, VerifySSL: false, Gzip: false,
 		GzipLevel: 1, BatchPoints: 5000, BatchBytes: 4 << 20, FlushInterval: time.Second, BatchWait: 20 * time.Millisecond,
 		SpoolMaxBytes: 1 << 30, SpoolMaxAge: 7 * 24 * time.Hour, SpoolSync: influxdb.SyncEveryBatch,
-		MaxPendingBytes: 64 << 20, ShutdownTimeout: 10 * time.Second, OnSpoolError: "exit",
+		MaxPendingBytes: 64 << 20, ShutdownTimeout: 10 * time.Second, OnSpoolError: "exit", MaxFeeds: 1000,
 	}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("Defaults() = %+v\nwant %+v", o, want)
@@ -80,7 +80,7 @@ func TestFlagsSetFields(t *testing.T) {
 		"retention-policy": "autogen", "ca-file": "/etc/ca.pem", "batch-points": "100", "batch-bytes": "1MiB",
 		"flush-interval": "250ms", "spool-dir": "/spool", "spool-max-bytes": "10MB", "spool-max-age": "1d",
 		"spool-sync": "2s", "max-pending-bytes": "8MiB", "shutdown-timeout": "3s", "compression-level": "6", "batch-wait": "5ms",
-		"output": "http://vm.example:8428/?api=v2&bucket=b&org=o&create=false", "no-create-database": "true", "on-spool-error": "memory",
+		"output": "http://vm.example:8428/?api=v2&bucket=b&org=o&create=false", "no-create-database": "true", "on-spool-error": "memory", "max-feeds": "50",
 		"agents": "observatory.acu*", "exclude-agents": "observatory.fake*", "exclude-feeds": "*.ocsflux_stats",
 	}
 	for _, f := range o.Flags() {
@@ -100,7 +100,7 @@ func TestFlagsSetFields(t *testing.T) {
 		SpoolSync: influxdb.SpoolSync(2 * time.Second), MaxPendingBytes: 8 << 20, ShutdownTimeout: 3 * time.Second,
 		GzipLevel: 6, BatchWait: 5 * time.Millisecond,
 		Outputs:          []string{"http://vm.example:8428/?api=v2&bucket=b&org=o&create=false"},
-		NoCreateDatabase: true, OnSpoolError: "memory",
+		NoCreateDatabase: true, OnSpoolError: "memory", MaxFeeds: 50,
 		Agents: []string{"observatory.acu*"}, ExcludeAgents: []string{"observatory.fake*"},
 		ExcludeFeeds: []string{"*.ocsflux_stats"},
 	}

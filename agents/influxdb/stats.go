@@ -197,6 +197,11 @@ func (s snapshot) sessionData(now time.Time) map[string]any {
 		}
 	}
 	d["feeds"] = perFeed
+	d["other_feeds"] = map[string]any{
+		"feeds_folded":    clampInt(s.st.FoldedFeeds),
+		"points_received": clampInt(s.st.OtherFeeds.Received),
+		"points_written":  clampInt(s.st.OtherFeeds.Written),
+	}
 	d["points_excluded"] = clampInt(s.st.Excluded)
 	s.spoolData(d)
 	if len(s.st.Outputs) > 0 {
