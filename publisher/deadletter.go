@@ -163,15 +163,24 @@ type deadCounts struct {
 	conflicts map[deadKey]bool
 }
 
-// maxLoggedConflicts bounds the memory of logged type conflicts.
-const maxLoggedConflicts = 10000
+// maxLoggedConflicts bounds the memory of logged type conflicts, and
+// maxDeadKeys the measurement/field/reason entries counted apart (the
+// others are counted under otherNames).
+const (
+	maxLoggedConflicts = 10000
+	maxDeadKeys        = 100
+)
 
 func (c *deadCounts) add(e *DeadLetter) {
 	if c.by == nil {
 		c.by = make(map[deadKey]uint64)
 	}
 	c.total++
-	c.by[deadKey{e.Agent, e.Field, e.Reason}]++
+	k := deadKey{ShortName(e.Agent), ShortName(e.Field), e.Reason}
+	if _, ok := c.by[k]; !ok && len(c.by) >= maxDeadKeys {
+		k = deadKey{agent: otherNames, reason: e.Reason}
+	}
+	c.by[k]++
 }
 
 // firstConflict reports whether a type conflict of this field and sent

@@ -184,8 +184,9 @@ func logRejects(log *slog.Logger, rs []Reject) {
 	}
 }
 
-// shortName is s, or its first maxLoggedName bytes and its length.
-func shortName(s string) string {
+// ShortName is s, or its first maxLoggedName (200) bytes and its length,
+// for names shown in logs and the session data.
+func ShortName(s string) string {
 	if len(s) <= maxLoggedName {
 		return s
 	}
@@ -196,14 +197,14 @@ func shortName(s string) string {
 func rejectName(r Reject) string {
 	var b strings.Builder
 	b.WriteString("agent=")
-	b.WriteString(shortName(r.Agent))
+	b.WriteString(ShortName(r.Agent))
 	if r.Feed != "" {
 		b.WriteString(" feed=")
-		b.WriteString(shortName(r.Feed))
+		b.WriteString(ShortName(r.Feed))
 	}
 	if r.Field != "" {
 		b.WriteString(" field=")
-		b.WriteString(shortName(r.Field))
+		b.WriteString(ShortName(r.Field))
 	}
 	b.WriteString(" count=")
 	b.WriteString(strconv.FormatUint(r.Count, 10))

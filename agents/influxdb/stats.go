@@ -181,16 +181,17 @@ func (s snapshot) sessionData(now time.Time) map[string]any {
 	d["rejected_by_reason"] = byReason
 	perFeed := make(map[string]any)
 	for _, fs := range s.st.Feeds {
-		agent, _ := perFeed[fs.Agent].(map[string]any)
+		name := publisher.ShortName(fs.Agent) // bounded, as every name in the session data
+		agent, _ := perFeed[name].(map[string]any)
 		if agent == nil {
 			agent = make(map[string]any)
-			perFeed[fs.Agent] = agent
+			perFeed[name] = agent
 		}
 		var last any
 		if !fs.LastWritten.IsZero() {
 			last = unixSeconds(fs.LastWritten)
 		}
-		agent[fs.Feed] = map[string]any{
+		agent[publisher.ShortName(fs.Feed)] = map[string]any{
 			"points_received": clampInt(fs.Received),
 			"points_written":  clampInt(fs.Written),
 			"last_written":    last,
