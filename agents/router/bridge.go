@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,12 +32,43 @@ const errRuntimeError = wamp.URI("wamp.error.runtime_error")
 // request becomes one WAMP call through an in-process session; the call has
 // no timeout and is cancelled only when the HTTP client goes away or the
 // router shuts down.
+//
+// Web pages: a request with an Origin header not in Config.AllowOrigins is
+// refused (403) before anything else; an allowed origin gets
+// Access-Control-Allow-Origin, never Access-Control-Allow-Credentials. A
+// request that declares a Content-Type must declare application/json (415
+// otherwise); one without Content-Type is read as JSON only when it has no
+// Origin header, since OCS's client_http.py (requests.post(url,
+// data=json.dumps(...))) and ocsflux's client send none.
+//
+// Slow clients: a body must arrive within bodyTimeout (408 otherwise), and
+// at most cap(bodies) bodies are read at once (503 beyond).
 type bridge struct {
-	caller   *nxclient.Client
-	auth     prefixAuthorizer
-	maxBody  int64
-	logger   *slog.Logger
-	stopping context.Context // done when the router begins shutting down
+	caller      *nxclient.Client
+	auth        prefixAuthorizer
+	origins     *originPolicy
+	maxBody     int64
+	bodyTimeout time.Duration // <= 0: none
+	bodies      chan struct{} // slots for bodies being read; nil: no limit
+	logger      *slog.Logger
+	stopping    context.Context // done when the router begins shutting down
+}
+
+// newBridge makes the bridge of cfg (with defaults applied).
+func newBridge(caller *nxclient.Client, origins *originPolicy, cfg Config, logger *slog.Logger, stopping context.Context) *bridge {
+	b := &bridge{
+		caller:      caller,
+		auth:        prefixAuthorizer{prefix: cfg.AddressRoot + "."},
+		origins:     origins,
+		maxBody:     cfg.MaxMessageSize,
+		bodyTimeout: cfg.CallBodyTimeout,
+		logger:      logger,
+		stopping:    stopping,
+	}
+	if cfg.MaxCallBodies > 0 {
+		b.bodies = make(chan struct{}, cfg.MaxCallBodies)
+	}
+	return b
 }
 
 // writeJSON writes status and v (with Python's JSON number spelling).
@@ -63,62 +96,59 @@ func errorBody(uri wamp.URI, args []any, kwargs map[string]any) map[string]any {
 	return map[string]any{"error": string(uri), "args": args, "kwargs": kwargs}
 }
 
-// deny is a request-validation failure.
+// deny is a request-validation failure. It closes the connection after
+// the reply, so that net/http does not wait to read (and discard) a body
+// the bridge has not read, without a deadline.
 func (b *bridge) deny(w http.ResponseWriter, status int, format string, args ...any) {
+	w.Header().Set("Connection", "close")
 	text := fmt.Sprintf(format, args...)
 	b.logger.Debug("bridge request refused", "status", status, "reason", text)
 	b.writeJSON(w, status, map[string]any{"error": text, "args": []any{}, "kwargs": map[string]any{}})
 }
 
-// setCORS mirrors crossbar's cross-origin headers.
-func setCORS(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
-		origin = "*"
-	}
-	w.Header().Set("Access-Control-Allow-Origin", origin)
-	w.Header().Set("Access-Control-Allow-Credentials", "true")
-	if h := r.Header.Get("Access-Control-Request-Headers"); h != "" {
-		w.Header().Set("Access-Control-Allow-Headers", h)
-	}
-}
+// bridgeMethods are the methods the bridge answers (PUT as crossbar's).
+const bridgeMethods = "POST,PUT,OPTIONS"
+
+// corsMaxAge is how long (seconds) a browser may cache a preflight reply.
+const corsMaxAge = "600"
 
 func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	setCORS(w, r)
+	w.Header().Add("Vary", "Origin")
+	origin, ok := b.origins.check(r)
+	if !ok {
+		b.origins.refused(r, origin)
+		b.deny(w, http.StatusForbidden, "%s", originRefusal(origin))
+		return
+	}
+	if origin != "" {
+		// An allowed web page may read the reply. No credentials: the
+		// bridge has no cookies or HTTP authentication of its own.
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
 	switch r.Method {
 	case http.MethodPost, http.MethodPut:
 	case http.MethodOptions:
-		w.Header().Set("Allow", "POST,PUT,OPTIONS")
-		w.WriteHeader(http.StatusOK)
+		w.Header().Set("Allow", bridgeMethods)
+		if origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+			// CORS preflight of an allowed origin.
+			w.Header().Set("Access-Control-Allow-Methods", "POST")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+			w.Header().Set("Access-Control-Max-Age", corsMaxAge)
+		}
+		w.WriteHeader(http.StatusNoContent)
 		return
 	default:
-		w.Header().Set("Allow", "POST,PUT,OPTIONS")
+		w.Header().Set("Allow", bridgeMethods)
 		b.deny(w, http.StatusMethodNotAllowed, "HTTP method %s not allowed (use POST or PUT)", r.Method)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mediaType, params, err := mime.ParseMediaType(ct)
-		if err != nil {
-			b.deny(w, http.StatusBadRequest, "bad Content-Type %q: %v", ct, err)
-			return
-		}
-		if mediaType != "application/json" {
-			b.deny(w, http.StatusBadRequest, "bad or missing content type, must be one of ['application/json'], was %q", mediaType)
-			return
-		}
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-			b.deny(w, http.StatusBadRequest, "'charset' in Content-Type must be utf-8, was %q", cs)
-			return
-		}
+	if problem := checkContentType(r.Header.Get("Content-Type"), origin != ""); problem != "" {
+		b.deny(w, http.StatusUnsupportedMediaType, "%s", problem)
+		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			b.deny(w, http.StatusRequestEntityTooLarge, "request body larger than %d bytes", b.maxBody)
-			return
-		}
-		b.deny(w, http.StatusBadRequest, "could not read request body: %v", err)
+	body, status, problem := b.readBody(w, r)
+	if problem != "" {
+		b.deny(w, status, "%s", problem)
 		return
 	}
 	if !utf8.Valid(body) {
@@ -136,6 +166,83 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.call(w, r, procedure, args, kwargs)
+}
+
+// checkContentType returns why a request's Content-Type header ct is
+// refused (HTTP 415), or "". A missing header is accepted only from a
+// client that is not a web page (fromPage false): OCS's client_http.py
+// sends none.
+func checkContentType(ct string, fromPage bool) string {
+	if ct == "" {
+		if fromPage {
+			return "missing Content-Type, must be application/json"
+		}
+		return ""
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return fmt.Sprintf("bad Content-Type %q, must be application/json: %v", ct, err)
+	}
+	if mediaType != "application/json" {
+		return fmt.Sprintf("bad or missing content type, must be one of ['application/json'], was %q", mediaType)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return fmt.Sprintf("'charset' in Content-Type must be utf-8 (application/json; charset=utf-8), was %q", cs)
+	}
+	return ""
+}
+
+// readBody reads the request body within the bridge's limits: at most
+// maxBody bytes (413), within bodyTimeout (408), and only when one of the
+// slots for bodies being read is free (503 at once otherwise). problem is
+// non-empty when the request is refused with status.
+func (b *bridge) readBody(w http.ResponseWriter, r *http.Request) (body []byte, status int, problem string) {
+	if r.ContentLength > b.maxBody {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", b.maxBody)
+	}
+	if b.bodies != nil {
+		select {
+		case b.bodies <- struct{}{}:
+			defer func() { <-b.bodies }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			return nil, http.StatusServiceUnavailable,
+				fmt.Sprintf("too many request bodies being received (%d); try again", cap(b.bodies))
+		}
+	}
+	rc := http.NewResponseController(w)
+	timed := b.bodyTimeout > 0 && r.ContentLength != 0 // -1: unknown (chunked)
+	if timed {
+		if err := rc.SetReadDeadline(time.Now().Add(b.bodyTimeout)); err != nil {
+			b.logger.Debug("set the bridge's body read deadline", "err", err)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.maxBody))
+	if timed && err == nil {
+		// The deadline must not outlive the body: once the body is read,
+		// net/http reads the connection in the background to notice a
+		// client that goes away, and the deadline expiring there would
+		// cancel the call. (Server.ReadTimeout would do just that, which
+		// is why the router does not set it.) After a failed read it stays:
+		// nothing more is read from that connection.
+		_ = rc.SetReadDeadline(time.Time{})
+		if r.Context().Err() != nil {
+			// It expired just after the last byte.
+			return nil, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", b.bodyTimeout)
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", b.maxBody)
+		case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+			return nil, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", b.bodyTimeout)
+		}
+		return nil, http.StatusBadRequest, fmt.Sprintf("could not read request body: %v", err)
+	}
+	return body, 0, ""
 }
 
 // parseCallRequest decodes {"procedure": p, "args": [...], "kwargs": {...}}.

@@ -22,6 +22,24 @@ const (
 	DefaultOutQueueSize   = 4096
 	DefaultKeepAlive      = 10 * time.Second
 
+	// DefaultReadHeaderTimeout bounds how long a client may take to send
+	// a request's line and headers (every path: /ws, /call, /info).
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultCallBodyTimeout bounds how long a /call client may take to
+	// send its body once the router starts reading it. OCS's bodies are a
+	// few hundred bytes; a full DefaultMaxMessageSize body needs about
+	// 4.5 Mbit/s to arrive in time. The call itself has no time limit.
+	DefaultCallBodyTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long a kept-alive HTTP connection may wait
+	// for its next request.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxCallBodies is how many /call bodies may be read at once;
+	// the next request is answered 503 at once. A body is read in well
+	// under a millisecond on a site network, so only stalled or huge
+	// bodies hold a slot; the memory held by bodies being read is at most
+	// about MaxCallBodies × MaxMessageSize (128 MiB with the defaults).
+	DefaultMaxCallBodies = 8
+
 	// InfoPath is crossbar's node-info page, which OCS's test fixtures poll
 	// until the router answers.
 	InfoPath = "/info"
@@ -61,6 +79,33 @@ type Config struct {
 	// that misses two pongs is disconnected. Default 10 s (crossbar's
 	// auto_ping_interval in the OCS config); negative disables pings.
 	KeepAlive time.Duration
+
+	// AllowOrigins lists the web-page origins (scheme://host[:port], as a
+	// browser sends them in the Origin header, e.g. https://ocs-web.example)
+	// that may use the WebSocket endpoint and the HTTP bridge. A request
+	// with an Origin header that is not listed is refused with HTTP 403
+	// before anything else is done; a request without one (autobahn,
+	// OCS's HTTP client, curl, ocsflux) is not affected. Hosts compare
+	// case-insensitively and a scheme's default port may be written or
+	// left out; there are no wildcards ("*" and "null" are refused by
+	// Validate). Default: none, so no web page may use the router.
+	AllowOrigins []string
+	// ReadHeaderTimeout bounds the time to send a request's headers.
+	// Default DefaultReadHeaderTimeout (10 s); negative: no limit.
+	ReadHeaderTimeout time.Duration
+	// CallBodyTimeout bounds the time to send a /call body; a body that
+	// does not arrive in time is answered 408. Default
+	// DefaultCallBodyTimeout (30 s); negative: no limit.
+	CallBodyTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive HTTP connection waits for
+	// its next request. Default DefaultIdleTimeout (2 min); negative: no
+	// limit.
+	IdleTimeout time.Duration
+	// MaxCallBodies is how many /call request bodies may be read at the
+	// same time; beyond it a request is answered 503 without reading its
+	// body. Default DefaultMaxCallBodies (8); negative: no limit.
+	MaxCallBodies int
+
 	// Logger receives the router's and nexus's log. Default: discard.
 	Logger *slog.Logger
 }
@@ -90,6 +135,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.CallBodyTimeout == 0 {
+		c.CallBodyTimeout = DefaultCallBodyTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxCallBodies == 0 {
+		c.MaxCallBodies = DefaultMaxCallBodies
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -133,6 +190,11 @@ func (c Config) Validate() error {
 	}
 	if c.OutQueueSize < 0 {
 		return fmt.Errorf("router out queue size %d: must not be negative", c.OutQueueSize)
+	}
+	for _, o := range c.AllowOrigins {
+		if _, err := NormalizeOrigin(o); err != nil {
+			return fmt.Errorf("router allowed origin %q: %w", o, err)
+		}
 	}
 	return nil
 }

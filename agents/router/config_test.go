@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -14,6 +15,8 @@ func TestConfigValidate(t *testing.T) {
 		{Listen: ":0", WSPath: "/", CallPath: "/call"},
 		{Listen: "[::1]:18001", Realm: "my_realm", AddressRoot: "so.observatory"},
 		{MaxMessageSize: router.MinMaxMessageSize, OutQueueSize: 1, KeepAlive: -1},
+		{AllowOrigins: []string{"https://ocs-web.example", "http://localhost:3000/", "http://[::1]:8080"}},
+		{ReadHeaderTimeout: -1, CallBodyTimeout: -1, IdleTimeout: -1, MaxCallBodies: -1},
 	}
 	for _, c := range good {
 		if err := c.Validate(); err != nil {
@@ -38,6 +41,13 @@ func TestConfigValidate(t *testing.T) {
 		{router.Config{MaxMessageSize: 100}, "max message size"},
 		{router.Config{MaxMessageSize: -1}, "max message size"},
 		{router.Config{OutQueueSize: -1}, "out queue"},
+		{router.Config{AllowOrigins: []string{"*"}}, "every origin"},
+		{router.Config{AllowOrigins: []string{"null"}}, "sandboxed"},
+		{router.Config{AllowOrigins: []string{"ocs-web.example"}}, "scheme://host"},
+		{router.Config{AllowOrigins: []string{"http://ocs-web.example/monitor"}}, "no path"},
+		{router.Config{AllowOrigins: []string{"http://ocs-web.example?x=1"}}, "no path"},
+		{router.Config{AllowOrigins: []string{"http://user@ocs-web.example"}}, "no user"},
+		{router.Config{AllowOrigins: []string{"http://ocs-web.example:http"}}, "allowed origin"},
 	}
 	for _, c := range bad {
 		err := c.cfg.Validate()
@@ -73,7 +83,7 @@ func TestConfigFromHub(t *testing.T) {
 			t.Errorf("ConfigFromHub(%q, %q): %v", c.server, c.http, err)
 			continue
 		}
-		if got != c.want {
+		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("ConfigFromHub(%q, %q) = %+v, want %+v", c.server, c.http, got, c.want)
 		}
 	}
@@ -91,6 +101,25 @@ func TestConfigFromHub(t *testing.T) {
 		_, err := router.ConfigFromHub(c.server, c.http, "", "")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ConfigFromHub(%q, %q) = %v, want an error about %q", c.server, c.http, err, c.want)
+		}
+	}
+}
+
+func TestNormalizeOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://ocs-web.example":      "https://ocs-web.example",
+		"HTTPS://OCS-Web.Example/":     "https://ocs-web.example",
+		"http://ocs-web.example:80":    "http://ocs-web.example",
+		"https://ocs-web.example:443":  "https://ocs-web.example",
+		"http://ocs-web.example:443":   "http://ocs-web.example:443",
+		"https://ocs-web.example:8443": "https://ocs-web.example:8443",
+		"http://[::1]:80":              "http://[::1]",
+		"http://[::1]:3000":            "http://[::1]:3000",
+		"http://127.0.0.1:8001":        "http://127.0.0.1:8001",
+	} {
+		got, err := router.NormalizeOrigin(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeOrigin(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }

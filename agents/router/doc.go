@@ -15,6 +15,16 @@
 //   - the crossbar-compatible HTTP caller bridge (/call) that OCSClient uses;
 //   - crossbar's readiness page (/info).
 //
+// Nothing authenticates a client, as with OCS's crossbar, but web pages are
+// kept out: a request with an Origin header (which browsers add and OCS's
+// Python clients, ocsflux and curl do not) is refused with HTTP 403 on /ws
+// and /call unless its origin is in Config.AllowOrigins (empty by default).
+// The bridge never allows credentials in CORS, wants a JSON Content-Type
+// when it is given (and from web pages), and bounds slow clients: request
+// headers within ReadHeaderTimeout, a /call body within CallBodyTimeout,
+// at most MaxCallBodies bodies read at once. Calls and WebSocket sessions
+// themselves have no time limit.
+//
 // Events that nexus cannot queue for a slow subscriber are dropped by nexus;
 // the router counts them (Stats) and logs them at a bounded rate. The
 // per-session outbound queue is OutQueueSize messages (4096 by default,

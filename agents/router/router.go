@@ -25,9 +25,6 @@ const (
 	// router's acknowledgements (join, cancel, goodbye). It does not limit
 	// calls: a call through the bridge waits as long as the callee takes.
 	bridgeResponseTimeout = 2 * time.Second
-	// readHeaderTimeout bounds how long a client may take to send request
-	// headers; nothing bounds the time to answer.
-	readHeaderTimeout = 10 * time.Second
 )
 
 // Router is the embedded WAMP router with its WebSocket endpoint, HTTP
@@ -178,18 +175,16 @@ func (r *Router) Run(ctx context.Context) error {
 
 	stopping, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	ws := newWSHandler(nx, nexusLog, r.logger, &r.counters, cfg)
-	br := &bridge{
-		caller:   caller,
-		auth:     prefixAuthorizer{prefix: cfg.AddressRoot + "."},
-		maxBody:  cfg.MaxMessageSize,
-		logger:   r.logger,
-		stopping: stopping,
-	}
+	origins := newOriginPolicy(cfg.AllowOrigins, r.logger)
+	ws := newWSHandler(nx, nexusLog, r.logger, &r.counters, origins, cfg)
+	br := newBridge(caller, origins, cfg, r.logger, stopping)
+	// No ReadTimeout or WriteTimeout: WebSocket connections and bridge
+	// calls (an .ops wait) last as long as they last. The bridge bounds the
+	// time to read its bodies itself (CallBodyTimeout).
 	srv := &http.Server{
 		Handler:           r.routes(ws, br),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: noneIfNegative(cfg.ReadHeaderTimeout),
+		IdleTimeout:       noneIfNegative(cfg.IdleTimeout),
 		ErrorLog:          slog.NewLogLogger(r.logger.Handler(), slog.LevelDebug),
 	}
 
@@ -200,7 +195,11 @@ func (r *Router) Run(ctx context.Context) error {
 	close(r.ready)
 	r.logger.Info("router listening",
 		"websocket", r.WSURL(), "call", r.CallURL(), "realm", cfg.Realm, "address_root", cfg.AddressRoot,
-		"max_message_size", cfg.MaxMessageSize, "out_queue_size", cfg.OutQueueSize)
+		"max_message_size", cfg.MaxMessageSize, "out_queue_size", cfg.OutQueueSize,
+		"allow_origins", cfg.AllowOrigins)
+	if len(cfg.AllowOrigins) == 0 {
+		r.logger.Debug("no web page origin allowed: browser requests (ocs-web) are refused; see --allow-origin")
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -237,6 +236,16 @@ func (r *Router) Run(ctx context.Context) error {
 	r.logger.Info("router stopped",
 		"dropped_events", s.DroppedEvents, "dropped_other", s.DroppedOther, "too_large", s.TooLarge)
 	return runErr
+}
+
+// noneIfNegative maps the Config convention (negative: no limit) to
+// net/http's (zero: no limit; negative ReadHeaderTimeout would fall back
+// to ReadTimeout).
+func noneIfNegative(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d
 }
 
 // ConnectLocal joins a new in-process session to the router's realm

@@ -68,9 +68,11 @@ func offeredSubprotocols(r *http.Request) []string {
 }
 
 // wsHandler upgrades requests on WSPath to WAMP WebSocket sessions of the
-// nexus router. It runs nexus's AttachClient (which waits for the HELLO)
-// in the request goroutine and tracks those goroutines so that shutdown
-// can end them before the nexus router closes.
+// nexus router. A handshake from a web page whose origin is not allowed
+// (Config.AllowOrigins) is refused with HTTP 403 before the upgrade. It
+// runs nexus's AttachClient (which waits for the HELLO) in the request
+// goroutine and tracks those goroutines so that shutdown can end them
+// before the nexus router closes.
 type wsHandler struct {
 	nexus        nexusrouter.Router
 	nexusLog     *log.Logger
@@ -79,6 +81,7 @@ type wsHandler struct {
 	maxMessage   int64
 	outQueueSize int
 	keepAlive    time.Duration
+	origins      *originPolicy
 	upgrader     websocket.Upgrader
 
 	mu      sync.Mutex
@@ -87,7 +90,7 @@ type wsHandler struct {
 	wg      sync.WaitGroup
 }
 
-func newWSHandler(nx nexusrouter.Router, nexusLog *log.Logger, logger *slog.Logger, c *counters, cfg Config) *wsHandler {
+func newWSHandler(nx nexusrouter.Router, nexusLog *log.Logger, logger *slog.Logger, c *counters, origins *originPolicy, cfg Config) *wsHandler {
 	keepAlive := cfg.KeepAlive
 	if keepAlive < 0 {
 		keepAlive = 0
@@ -100,11 +103,14 @@ func newWSHandler(nx nexusrouter.Router, nexusLog *log.Logger, logger *slog.Logg
 		maxMessage:   cfg.MaxMessageSize,
 		outQueueSize: cfg.OutQueueSize,
 		keepAlive:    keepAlive,
+		origins:      origins,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			// crossbar (autobahn) allows every origin by default; ocs-web
-			// is usually served from another origin than the router.
-			CheckOrigin: func(*http.Request) bool { return true },
+			// ServeHTTP has already refused origins not allowed; this is
+			// the same check again, should the order ever change. Not
+			// gorilla's default same-origin rule: under DNS rebinding an
+			// attacker's page is "same-origin" with the router.
+			CheckOrigin: origins.allows,
 		},
 		pending: map[*websocket.Conn]struct{}{},
 	}
@@ -159,6 +165,11 @@ func (h *wsHandler) shutdown() {
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if origin, ok := h.origins.check(r); !ok {
+		h.origins.refused(r, origin)
+		http.Error(w, originRefusal(origin), http.StatusForbidden)
+		return
+	}
 	if !websocket.IsWebSocketUpgrade(r) {
 		http.Error(w, "This is the WAMP WebSocket endpoint of the ocsflux router; connect with a WebSocket client.", http.StatusUpgradeRequired)
 		return

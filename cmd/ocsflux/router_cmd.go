@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/ocsflux/ocsflux/agents/router"
 	"github.com/ocsflux/ocsflux/site"
@@ -14,17 +15,20 @@ import (
 // routerCmd runs the embedded WAMP router: ocsflux's stand-in for the
 // crossbar of an OCS site.
 type routerCmd struct {
-	Listen         string `name:"listen" placeholder:"HOST:PORT" help:"Address to serve on. Default: 127.0.0.1 (loopback only) and the port of the site config's wamp_server, else 127.0.0.1:8001. Use 0.0.0.0:8001 to expose the router."`
-	Realm          string `name:"realm" placeholder:"REALM" help:"The realm to serve. Default: the site config's wamp_realm, else test_realm."`
-	AddressRoot    string `name:"address-root" placeholder:"ROOT" help:"WebSocket clients may only use URIs that start with ROOT. (crossbar's OCS role rule). Default: the site config's address_root, else observatory."`
-	WSPath         string `name:"ws-path" placeholder:"PATH" help:"URL path of the WAMP WebSocket. Default: the path of the site config's wamp_server, else /ws."`
-	CallPath       string `name:"call-path" placeholder:"PATH" help:"URL path of the HTTP caller bridge (OCSClient's wamp_http). Default: the path of the site config's wamp_http, else /call."`
-	MaxMessageSize string `name:"max-message-size" placeholder:"SIZE" help:"Largest WebSocket message (and /call body) accepted, e.g. 16MiB, 64MiB, 1GiB. Default: 16MiB."`
-	OutQueue       int    `name:"out-queue" placeholder:"N" help:"Messages that may wait for a slow session before events to it are dropped (and counted). Default: 4096."`
-	Site           string `name:"site" placeholder:"NAME" help:"Take the defaults from the site config $OCS_CONFIG_DIR/NAME.yaml (default: default.yaml when OCS_CONFIG_DIR is set). --site none: no site config."`
-	SiteFile       string `name:"site-file" placeholder:"PATH" help:"Take the defaults from this site config file."`
-	SiteHost       string `name:"site-host" placeholder:"HOST" help:"Apply this host entry's wamp_server/wamp_http/wamp_realm (default: this machine's host name, then localhost, if present)."`
-	LogLevel       string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	Listen          string        `name:"listen" placeholder:"HOST:PORT" help:"Address to serve on. Default: 127.0.0.1 (loopback only) and the port of the site config's wamp_server, else 127.0.0.1:8001. Use 0.0.0.0:8001 to expose the router."`
+	Realm           string        `name:"realm" placeholder:"REALM" help:"The realm to serve. Default: the site config's wamp_realm, else test_realm."`
+	AddressRoot     string        `name:"address-root" placeholder:"ROOT" help:"WebSocket clients may only use URIs that start with ROOT. (crossbar's OCS role rule). Default: the site config's address_root, else observatory."`
+	WSPath          string        `name:"ws-path" placeholder:"PATH" help:"URL path of the WAMP WebSocket. Default: the path of the site config's wamp_server, else /ws."`
+	CallPath        string        `name:"call-path" placeholder:"PATH" help:"URL path of the HTTP caller bridge (OCSClient's wamp_http). Default: the path of the site config's wamp_http, else /call."`
+	MaxMessageSize  string        `name:"max-message-size" placeholder:"SIZE" help:"Largest WebSocket message (and /call body) accepted, e.g. 16MiB, 64MiB, 1GiB. Default: 16MiB."`
+	OutQueue        int           `name:"out-queue" placeholder:"N" help:"Messages that may wait for a slow session before events to it are dropped (and counted). Default: 4096."`
+	AllowOrigin     []string      `name:"allow-origin" placeholder:"ORIGIN" help:"Let web pages from ORIGIN (scheme://host[:port], e.g. https://ocs-web.example; repeatable) use /ws and /call. Requests with any other Origin header are refused (403); clients that send none (OCS's Python clients, ocsflux, curl) are not affected. Default: none."`
+	CallBodyTimeout time.Duration `name:"call-body-timeout" placeholder:"DURATION" help:"Time a /call client has to send its request body (408 after). Default: 30s; negative: no limit."`
+	MaxCallBodies   int           `name:"max-call-bodies" placeholder:"N" help:"/call request bodies read at the same time; more are answered 503. Default: 8; negative: no limit."`
+	Site            string        `name:"site" placeholder:"NAME" help:"Take the defaults from the site config $OCS_CONFIG_DIR/NAME.yaml (default: default.yaml when OCS_CONFIG_DIR is set). --site none: no site config."`
+	SiteFile        string        `name:"site-file" placeholder:"PATH" help:"Take the defaults from this site config file."`
+	SiteHost        string        `name:"site-host" placeholder:"HOST" help:"Apply this host entry's wamp_server/wamp_http/wamp_realm (default: this machine's host name, then localhost, if present)."`
+	LogLevel        string        `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 }
 
 // Help is the command's detailed help.
@@ -32,8 +36,10 @@ func (c *routerCmd) Help() string {
 	return "Serves, on one port, the WAMP WebSocket (wamp.2.json, wamp.2.msgpack and wamp.2.cbor, " +
 		"chosen in the client's order of preference as crossbar does), the HTTP caller bridge that " +
 		"OCSClient uses, and crossbar's readiness page /info, with OCS's crossbar rules: one realm, " +
-		"anonymous access, URIs only under the address root. Settings come from the flags, then from " +
-		"the site config's hub (wamp_server, wamp_http, wamp_realm, address_root), then the defaults. " +
+		"anonymous access, URIs only under the address root. Web pages (requests with an Origin " +
+		"header) are refused unless their origin is given with --allow-origin. Settings come from " +
+		"the flags, then from the site config's hub (wamp_server, wamp_http, wamp_realm, " +
+		"address_root), then the defaults. " +
 		"SIGINT or SIGTERM shuts it down cleanly (exit status 0)."
 }
 
@@ -50,6 +56,11 @@ func (c *routerCmd) Validate() error {
 	}
 	if c.OutQueue < 0 {
 		return fmt.Errorf("--out-queue %d: must not be negative", c.OutQueue)
+	}
+	for _, o := range c.AllowOrigin {
+		if _, err := router.NormalizeOrigin(o); err != nil {
+			return fmt.Errorf("--allow-origin %q: %w", o, err)
+		}
 	}
 	return nil
 }
@@ -90,6 +101,9 @@ func (c *routerCmd) config(env *Env) (router.Config, error) {
 	if c.OutQueue != 0 {
 		cfg.OutQueueSize = c.OutQueue
 	}
+	cfg.AllowOrigins = c.AllowOrigin
+	cfg.CallBodyTimeout = c.CallBodyTimeout
+	cfg.MaxCallBodies = c.MaxCallBodies
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/gorilla/websocket"
 
 	"github.com/ocsflux/ocsflux/agents/client/clienttest"
 	"github.com/ocsflux/ocsflux/agents/router"
@@ -147,6 +150,8 @@ hosts: {}
 		{"flags over site config", withDir, routerCmd{Listen: "0.0.0.0:18001", Realm: "r"},
 			router.Config{Listen: "0.0.0.0:18001", WSPath: "/wamp", CallPath: "/rpc", Realm: "r", AddressRoot: "site"}},
 		{"site none", withDir, routerCmd{Site: "none"}, router.Config{}},
+		{"web pages and bodies", cmdEnv{}, routerCmd{AllowOrigin: []string{"https://ocs-web.example", "http://localhost:3000"}, CallBodyTimeout: 5 * time.Second, MaxCallBodies: 4},
+			router.Config{AllowOrigins: []string{"https://ocs-web.example", "http://localhost:3000"}, CallBodyTimeout: 5 * time.Second, MaxCallBodies: 4}},
 		{"site file", cmdEnv{}, routerCmd{SiteFile: filepath.Join(dir, "default.yaml"), SiteHost: "router-host"},
 			router.Config{Listen: "127.0.0.1:18001", WSPath: "/wamp", CallPath: "/rpc", Realm: "host_realm", AddressRoot: "site"}},
 	}
@@ -157,7 +162,7 @@ hosts: {}
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if got != c.want {
+		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: config %+v, want %+v", c.name, got, c.want)
 		}
 	}
@@ -187,6 +192,11 @@ func TestRouterCmdUsage(t *testing.T) {
 		{"router", "--max-message-size", "lots"},
 		{"router", "--max-message-size", "100"},
 		{"router", "--out-queue", "-1"},
+		{"router", "--allow-origin", "*"},
+		{"router", "--allow-origin", "null"},
+		{"router", "--allow-origin", "ocs-web.example"},
+		{"router", "--allow-origin", "http://ocs-web.example/page"},
+		{"router", "--call-body-timeout", "soon"},
 		{"router", "--log-level", "chatty"},
 		{"router", "--bogus"},
 	} {
@@ -200,14 +210,16 @@ func TestRouterCmdUsage(t *testing.T) {
 }
 
 // TestRouterCmdRuns runs "ocsflux router" until cancelled, with a fake
-// agent and "ocsflux client" talking through it.
+// agent and "ocsflux client" talking through it, and web pages allowed
+// (twice --allow-origin) or refused.
 func TestRouterCmdRuns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runCmd(ctx, cmdEnv{}, &stdout, &stderr, "router", "--listen", "127.0.0.1:0", "--realm", "test_realm", "--log-level", "debug")
+		done <- runCmd(ctx, cmdEnv{}, &stdout, &stderr, "router", "--listen", "127.0.0.1:0", "--realm", "test_realm", "--log-level", "debug",
+			"--allow-origin", "http://ocs-web.example", "--allow-origin", "https://second.example:8443")
 	}()
 	urlRE := regexp.MustCompile(`router listening.*websocket=(ws://\S+) call=(http://\S+)`)
 	var wsURL, callURL string
@@ -232,6 +244,39 @@ func TestRouterCmdRuns(t *testing.T) {
 	r := runArgs(t, cmdEnv{}, "client", "--site-http", callURL, "influxagent", "status", "record")
 	if r.code != exitOK || r.stdout != "OCSReply: OK : No session active.\n  (no session -- op has never run)\n" {
 		t.Errorf("client through the router command: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Web pages: only the origins given with --allow-origin.
+	body := `{"procedure": "observatory.influxagent.ops", "args": ["status", "record", {}], "kwargs": {}}`
+	for origin, want := range map[string]int{
+		"http://evil.example":         http.StatusForbidden,
+		"http://ocs-web.example":      http.StatusOK,
+		"https://second.example:8443": http.StatusOK,
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, callURL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST from %s: %v", origin, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("POST /call from %s: status %d, want %d", origin, resp.StatusCode, want)
+		}
+		if v := resp.Header.Get("Access-Control-Allow-Credentials"); v != "" {
+			t.Errorf("POST /call from %s: Access-Control-Allow-Credentials %q", origin, v)
+		}
+	}
+	d := websocket.Dialer{Subprotocols: []string{router.ProtocolJSON}, HandshakeTimeout: 10 * time.Second}
+	if conn, resp, err := d.DialContext(ctx, wsURL, http.Header{"Origin": {"http://evil.example"}}); err == nil {
+		conn.Close()
+		t.Error("WebSocket from http://evil.example connected")
+	} else if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("WebSocket from http://evil.example: %v, want HTTP 403", err)
 	}
 
 	cancel()
