@@ -59,8 +59,9 @@ type recordRun struct {
 	done   chan error // the publisher's Run result
 	cancel context.CancelFunc
 
-	degraded bool
-	reason   string
+	degraded      bool
+	reason        string
+	degradedSince time.Time // when degraded last became true
 }
 
 func (r *recordRun) run(testMode bool) (bool, string, error) {
@@ -117,19 +118,22 @@ func (r *recordRun) run(testMode bool) (bool, string, error) {
 // sample and reports what the decoder dropped.
 func (r *recordRun) update(now time.Time) {
 	snap := r.rec.snapshot()
-	r.s.SetData(snap.sessionData(now))
-	r.setDegraded(snap)
+	r.setDegraded(snap, now)
+	r.s.SetData(r.sessionData(snap, now))
 	r.publishStats(now, snap)
 	r.rec.problems.flush(r.log, now, false)
 }
 
 // setDegraded follows the publisher's state: degraded while InfluxDB is
 // unreachable or refusing the data (op_code 8), with the reason logged on
-// every change.
-func (r *recordRun) setDegraded(snap snapshot) {
+// every change, and since when (degradedSince).
+func (r *recordRun) setDegraded(snap snapshot, now time.Time) {
 	deg, reason := snap.degraded()
 	if deg == r.degraded && reason == r.reason {
 		return
+	}
+	if deg && !r.degraded {
+		r.degradedSince = now
 	}
 	switch {
 	case deg:
@@ -141,6 +145,18 @@ func (r *recordRun) setDegraded(snap snapshot) {
 		r.s.SetDegraded(deg)
 	}
 	r.degraded, r.reason = deg, reason
+}
+
+// sessionData is the session data of snap, with degraded_since: the Unix
+// time since which record is degraded, null when it is not (what a
+// healthcheck reads, see ocsflux client's health command).
+func (r *recordRun) sessionData(snap snapshot, now time.Time) map[string]any {
+	d := snap.sessionData(now)
+	d["degraded_since"] = nil
+	if r.degraded {
+		d["degraded_since"] = unixSeconds(r.degradedSince)
+	}
+	return d
 }
 
 // publishStats publishes a stats sample on the stats feed and hands it to
@@ -188,8 +204,8 @@ func (r *recordRun) stop() {
 func (r *recordRun) final() {
 	now := time.Now()
 	snap := r.rec.snapshot()
-	r.s.SetData(snap.sessionData(now))
-	r.setDegraded(snap)
+	r.setDegraded(snap, now)
+	r.s.SetData(r.sessionData(snap, now))
 	r.rec.problems.flush(r.log, now, true)
 }
 
