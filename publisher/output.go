@@ -527,12 +527,23 @@ func (p *Output) logRejects() {
 	logRejects(p.log, rs)
 }
 
-// finish closes the publisher: later Enqueue calls are refused, and data
-// still pending is spooled or, without a spool (or if spooling fails),
-// counted as ReasonStopped. The spooler must have stopped.
+// finish closes the output: chunks left in its inbox (offered after the
+// inbox goroutine stopped, i.e. when run failed at start) and later ones
+// are counted as ReasonStopped, and data still pending is spooled or,
+// without a spool (or if spooling fails), counted as ReasonStopped. The
+// spooler and the inbox goroutine must have stopped.
 func (p *Output) finish() error {
 	p.mu.Lock()
 	p.closed = true
+	for drained := false; !drained; { // chunks offered after the inbox stopped: counted as stopped
+		select {
+		case c := <-p.inbox:
+			p.addLocked(c)
+			c.release()
+		default:
+			drained = true
+		}
+	}
 	p.sealLocked()
 	batches := p.queue
 	p.queue = nil
