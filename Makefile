@@ -1,7 +1,7 @@
 # ocsflux — build, test and demo.
 #
-#   make test   install what the tests need (when missing), check formatting,
-#               go vet, and go test -race ./...
+#   make test   install what the tests need (when missing), check formatting
+#               and go mod tidy, go vet, and go test -race ./...
 #   make build  a static ocsflux binary in ./bin
 #   make bench  the float, decode, gzip, encode and pipeline benchmarks (docs/BENCHMARKS.md)
 #   make demo   router + two fake-data agents + the publisher writing to
@@ -23,14 +23,14 @@ TESTFLAGS ?= -race -timeout 30m
 DURATION  ?= 60s
 INFLUX_URL ?= http://127.0.0.1:8086
 
-.PHONY: all build test deps check-deps fmt-check vet unit clean demo demo-deps bench
+.PHONY: all build test deps check-deps fmt-check tidy-check vet unit clean demo demo-deps bench
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ocsflux ./cmd/ocsflux
 
-test: deps fmt-check vet unit
+test: deps fmt-check tidy-check vet unit
 
 # missing prints the Debian packages that are not usable yet.
 missing = $(strip \
@@ -61,6 +61,9 @@ check-deps:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 vet:
 	$(GO) vet ./...
