@@ -329,7 +329,7 @@ func (c OutputConfig) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(c.Name != "" && validOutputName(c.Name), "output name %q: must be letters, digits, '.', '_' or '-'", c.Name)
+	check(c.Name != "" && ValidOutputName(c.Name), "output name %q: must be letters, digits, '.', '_' or '-'", c.Name)
 	switch c.API {
 	case APIv1:
 		check(c.Database != "", "database must not be empty")
@@ -371,9 +371,9 @@ func (c OutputConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validOutputName reports whether name can name an output and its spool
-// subdirectory.
-func validOutputName(name string) bool {
+// ValidOutputName reports whether name can name an output and its spool
+// subdirectory: letters, digits, '.', '_' and '-', not "." or "..".
+func ValidOutputName(name string) bool {
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
 			return false

@@ -335,10 +335,16 @@ func (o Options) Validate() error {
 	if o.Database == "" && !o.V2 {
 		bad("database", "must not be empty")
 	}
+	names := map[string]bool{publisher.DefaultOutputName: true} // the main target's
 	for _, s := range o.Outputs {
-		if _, err := ParseOutput(s); err != nil {
+		spec, err := ParseOutput(s)
+		switch {
+		case err != nil:
 			bad("output", "%v", err)
+		case names[spec.Name]:
+			bad("output", "two outputs are named %q (the main target is %q): give each a name=", spec.Name, publisher.DefaultOutputName)
 		}
+		names[spec.Name] = true
 	}
 	if err := o.filter().Validate(); err != nil {
 		errs = append(errs, err)

@@ -96,6 +96,9 @@ func ParseOutput(s string) (OutputSpec, error) {
 	if o.Name == "" {
 		o.Name = strings.NewReplacer(":", "_", "[", "", "]", "").Replace(u.Host)
 	}
+	if !publisher.ValidOutputName(o.Name) || o.Name == "" {
+		return OutputSpec{}, fmt.Errorf("%q: name %q: must be letters, digits, '.', '_' or '-' (it names the output's spool directory)", redactQuery(u), o.Name)
+	}
 	return o, nil
 }
 
