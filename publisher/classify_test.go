@@ -140,3 +140,91 @@ func withHeader(r publisher.Reply, k, v string) publisher.Reply {
 	r.Header.Set(k, v)
 	return r
 }
+
+// TestClassifyWrite: only 204 means a write is stored; any other 2xx (a
+// proxy's or a login portal's page, a cut-off reply) is retried, named
+// with its status and the start of its body.
+func TestClassifyWrite(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	html := publisher.Reply{Status: 200, Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+		Body: []byte("<html><head><title>Login</title></head><body>please log in</body></html>")}
+	long := publisher.Reply{Status: 200, Header: http.Header{"Content-Type": {"text/html"}},
+		Body: []byte("<html>" + strings.Repeat("x", 10000) + "</html>")}
+	bucketMissing := publisher.Reply{Status: 404, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: []byte(`{"code":"not found","message":"bucket \"b\" not found"}`)}
+	cases := []struct {
+		name    string
+		r       publisher.Reply
+		action  publisher.Action
+		status  int
+		message []string // in the Message; none: Message must be empty
+	}{
+		{"204", influxReply(204, ""), publisher.ActionOK, 204, nil},
+		{"200 html page", html, publisher.ActionRetry, 200, []string{"not 204", "<html><head><title>Login</title>"}},
+		{"200 long body", long, publisher.ActionRetry, 200, []string{"<html>xxxxxxxx"}},
+		{"200 empty", influxReply(200, ""), publisher.ActionRetry, 200, []string{"not 204"}},
+		{"200 cut off", publisher.Reply{Status: 200, Header: http.Header{}, Body: []byte("short")},
+			publisher.ActionRetry, 200, []string{`"short"`}},
+		{"201", publisher.Reply{Status: 201, Header: http.Header{}, Body: []byte(`{"id":"x"}`)},
+			publisher.ActionRetry, 201, []string{`{\"id\":\"x\"}`}},
+		{"202", influxReply(202, ""), publisher.ActionRetry, 202, []string{"not 204"}},
+		{"400 unknown", influxReply(400, "invalid body: something new"), publisher.ActionRefused, 400,
+			[]string{"invalid body: something new"}},
+		{"400 partial write", influxReply(400, "partial write: points beyond retention policy dropped=1"),
+			publisher.ActionDropped, 400, []string{"points beyond retention policy"}},
+		{"404 bucket not found", bucketMissing, publisher.ActionCreateDatabase, 404, []string{`bucket "b" not found`}},
+		{"404 other", publisher.Reply{Status: 404, Header: http.Header{}, Body: []byte("404 page not found")},
+			publisher.ActionRetry, 404, []string{"404 page not found"}},
+		{"401", influxReply(401, "unauthorized access"), publisher.ActionAuth, 401, []string{"unauthorized access"}},
+		{"413", influxReply(413, "too large"), publisher.ActionSplit, 413, []string{"too large"}},
+		{"429", withHeader(influxReply(429, "slow down"), "Retry-After", "3"), publisher.ActionRetry, 429, []string{"slow down"}},
+		{"503", influxReply(503, "overloaded"), publisher.ActionRetry, 503, []string{"overloaded"}},
+		{"transport error", publisher.Reply{Err: errors.New("connection reset by peer")}, publisher.ActionRetry, 0,
+			[]string{"connection reset by peer"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := publisher.ClassifyWrite(c.r, now)
+			if got.Action != c.action || got.Status != c.status {
+				t.Errorf("ClassifyWrite = %v (HTTP %d) %q, want %v (HTTP %d)", got.Action, got.Status, got.Message, c.action, c.status)
+			}
+			if len(c.message) == 0 && got.Message != "" {
+				t.Errorf("Message %q, want none", got.Message)
+			}
+			for _, m := range c.message {
+				if !strings.Contains(got.Message, m) {
+					t.Errorf("Message %q does not contain %q", got.Message, m)
+				}
+			}
+			if len(got.Message) > 1000 {
+				t.Errorf("Message is %d bytes long, want the start of the body only", len(got.Message))
+			}
+			if (got.Err() == nil) != (c.action == publisher.ActionOK) {
+				t.Errorf("Err() = %v for %v", got.Err(), got.Action)
+			}
+			// Except for 2xx, a write's reply means what Classify says.
+			if c.r.Err != nil || c.r.Status < 200 || c.r.Status >= 300 {
+				if want := publisher.Classify(c.r, now); !reflect.DeepEqual(got, want) {
+					t.Errorf("ClassifyWrite %+v, Classify %+v", got, want)
+				}
+			}
+		})
+	}
+	if got := publisher.ClassifyWrite(withHeader(influxReply(429, "slow down"), "Retry-After", "3"), now).RetryAfter; got != 3*time.Second {
+		t.Errorf("429 RetryAfter %v, want 3s", got)
+	}
+	o := publisher.ClassifyWrite(html, now)
+	if r := o.Reason(); !strings.Contains(r, "HTTP 200") || !strings.Contains(r, "<html><head><title>Login</title>") {
+		t.Errorf("Reason() = %q, want it to name HTTP 200 and the start of the body", r)
+	}
+	if e := o.Err(); e == nil || !strings.Contains(e.Error(), "HTTP 200") {
+		t.Errorf("Err() = %v, want it to name HTTP 200", e)
+	}
+	var we *publisher.WriteError
+	if !errors.As(o.Err(), &we) || !we.Retryable() {
+		t.Errorf("Err() of a 200 is not a retryable *WriteError: %#v", o.Err())
+	}
+	if r := publisher.ClassifyWrite(influxReply(201, ""), now).Reason(); !strings.Contains(r, "HTTP 201") {
+		t.Errorf("201 Reason() = %q, want it to name HTTP 201", r)
+	}
+}

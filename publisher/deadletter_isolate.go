@@ -43,6 +43,7 @@ func (p *Output) requestsLocked(d *delivery) {
 	p.st.batches += uint64(d.ok)
 	if d.ok > 0 {
 		p.st.lastWrite = d.okAt
+		p.acceptedAt = d.okAt
 	}
 }
 
@@ -66,11 +67,12 @@ func (d *delivery) progress() bool { return d.stored > 0 || len(d.dead) > 0 }
 //     resent.
 //   - an unknown 4xx (ActionRefused): the lines are sent refusedTries
 //     times in all, with backoff, then bisected; a line refused alone is
-//     dead-lettered (ReasonRefused, with the status and message). When
-//     no request of the delivery was accepted and more than one line was
-//     refused, the server refuses everything (a misconfigured proxy, a
-//     wrong API): nothing is dead-lettered and the delivery fails, to be
-//     retried like a 5xx.
+//     dead-lettered (ReasonRefused, with the status and message). The
+//     server is taken to refuse everything (a misconfigured proxy, a wrong
+//     API), nothing is dead-lettered and the delivery fails, to be retried
+//     like a 5xx, when it accepted no request within acceptedWindow, or
+//     when it accepted no request of the delivery and refused more than
+//     one line alone (or the request budget ran out).
 //
 // The caller counts the dead letters (deadLetteredLocked) with the
 // written lines, then writes them (writeDeadLetters). Only the Run
@@ -86,6 +88,9 @@ func (p *Output) deliver(ctx context.Context, buf []byte, ends []int) delivery {
 		sp := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if requests >= maxIsolateRequests {
+			if d.ok == 0 && len(refused) > 0 {
+				return p.refusesAll(&d, refused, refusedAt, lastRefusal, append(stack, sp))
+			}
 			p.log.Warn("could not isolate the lines InfluxDB refuses within the request budget; dead-lettering the rest",
 				"lines", sp.n(), "requests", requests)
 			for i := sp.lo; i < sp.hi; i++ {
@@ -114,6 +119,12 @@ func (p *Output) deliver(ctx context.Context, buf []byte, ends []int) delivery {
 			d.stored += sp.n()
 		case ActionRefused:
 			lastRefusal = o
+			if sp.n() == len(ends) && !p.acceptedSince(d.okAt, time.Now().Add(-acceptedWindow)) {
+				// Nothing written for a while: the server refuses
+				// everything (a proxy, a wrong API), not this data.
+				o.Action = ActionRetry
+				return d.failAt(o, sp, stack)
+			}
 			if tries++; tries < refusedTries && sp.n() == len(ends) {
 				if !sleepCtx(ctx, backoff(tries, p.cfg.RetryMin, p.cfg.RetryMax, o.RetryAfter)) {
 					o.Action = ActionRetry
@@ -154,25 +165,52 @@ func (p *Output) deliver(ctx context.Context, buf []byte, ends []int) delivery {
 		}
 	}
 	if d.ok == 0 && len(refused) > 1 {
-		// Nothing was accepted: the server refuses every request.
-		p.log.Warn("the server refuses every line of a batch with the same unknown 4xx; keeping them for retry, not dead-lettering",
-			"lines", len(refused), "status", lastRefusal.Status, "message", lastRefusal.Message)
-		for i := len(refusedAt) - 1; i >= 0; i-- {
-			d.dead = slices.Delete(d.dead, refusedAt[i], refusedAt[i]+1)
-		}
-		d.failed, d.fail = true, lastRefusal
-		d.fail.Action = ActionRetry
-		d.rest = d.rest[:0]
-		slices.Sort(refused)
-		for _, l := range refused {
-			if n := len(d.rest); n > 0 && d.rest[n-1].hi == l {
-				d.rest[n-1].hi++
-			} else {
-				d.rest = append(d.rest, span{l, l + 1})
-			}
-		}
+		return p.refusesAll(&d, refused, refusedAt, lastRefusal, nil)
 	}
 	return d
+}
+
+// acceptedWindow: an unknown 4xx is taken for a refusal of the data (and
+// bisected) only while the server has accepted a request within this
+// window; otherwise the server is taken to refuse everything.
+const acceptedWindow = time.Minute
+
+// acceptedSince reports whether the server accepted a request (a write, or
+// the start-up check) at or after since, okAt being the last one of the
+// delivery under way.
+func (p *Output) acceptedSince(okAt, since time.Time) bool {
+	p.mu.Lock()
+	at := p.acceptedAt
+	p.mu.Unlock()
+	return !okAt.Before(since) || !at.Before(since)
+}
+
+// refusesAll ends a delivery in which the server accepted no request and
+// refused every line it was sent alone: it refuses everything, so nothing
+// is dead-lettered. The refused lines (refused, dead letters at refusedAt)
+// and the spans not sent yet are kept for retry, as after a 5xx.
+func (p *Output) refusesAll(d *delivery, refused, refusedAt []int, o Outcome, unsent []span) delivery {
+	p.log.Warn("the server refuses every line of a batch with the same unknown 4xx; keeping them for retry, not dead-lettering",
+		"lines", len(refused), "status", o.Status, "message", o.Message)
+	for i := len(refusedAt) - 1; i >= 0; i-- {
+		d.dead = slices.Delete(d.dead, refusedAt[i], refusedAt[i]+1)
+	}
+	spans := slices.Clone(unsent)
+	for _, l := range refused {
+		spans = append(spans, span{l, l + 1})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
+	d.rest = d.rest[:0]
+	for _, s := range spans {
+		if n := len(d.rest); n > 0 && d.rest[n-1].hi == s.lo {
+			d.rest[n-1].hi = s.hi
+		} else {
+			d.rest = append(d.rest, s)
+		}
+	}
+	d.failed, d.fail = true, o
+	d.fail.Action = ActionRetry
+	return *d
 }
 
 // failAt ends a delivery with a retryable failure o while sending sp,

@@ -25,11 +25,11 @@ type intake struct {
 	received uint64
 	feeds    map[feedKey]*intakeFeed // bounded by limit
 	limit    feedLimit
-	other    intakeFeed // of the feeds removed from feeds
-	folded   uint64     // entries removed from feeds
-	rejected map[Reason]uint64  // encoding rejections (and refused offers)
-	points   uint64             // of rejected, point reasons
-	full     []uint64           // points each output's inbox refused
+	other    intakeFeed        // of the feeds removed from feeds
+	folded   uint64            // entries removed from feeds
+	rejected map[Reason]uint64 // encoding rejections (and refused offers)
+	points   uint64            // of rejected, point reasons
+	full     []uint64          // points each output's inbox refused
 	rejects  rejectLog
 }
 

@@ -67,6 +67,7 @@ type Output struct {
 	outage        bool      // writes fail: retrying with backoff, spooling new data
 	closed        bool
 	connected     bool
+	acceptedAt    time.Time // when the server last accepted a request
 	degraded      string
 	spoolBroken   bool      // the last spool append failed: data stays in memory
 	spoolRetryAt  time.Time // when to try the spool again
@@ -251,6 +252,7 @@ func (p *Output) connect(ctx context.Context) error {
 func (p *Output) setConnected() {
 	p.mu.Lock()
 	p.connected = true
+	p.acceptedAt = time.Now()
 	wasDegraded := p.degraded != ""
 	p.degraded = ""
 	p.outage = false
