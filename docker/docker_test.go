@@ -340,8 +340,8 @@ func TestComposeMatchesSiteConfig(t *testing.T) {
 		t.Errorf("influxagent --database %q, want ocs_feeds", d)
 	}
 	if hc := agents.Services["ocs-influxagent"].Healthcheck; hc == nil ||
-		!slices.Equal(hc.Test, []string{"CMD", "ocsflux", "client", "influxagent", "status", "record"}) {
-		t.Errorf("ocs-influxagent healthcheck = %+v, want the exec form of `ocsflux client influxagent status record`", hc)
+		!slices.Equal(hc.Test, []string{"CMD", "ocsflux", "client", "influxagent", "health", "record"}) {
+		t.Errorf("ocs-influxagent healthcheck = %+v, want the exec form of `ocsflux client influxagent health record`", hc)
 	}
 
 	// The router service must be what the docker host's URLs point at.

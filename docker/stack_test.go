@@ -298,8 +298,9 @@ func TestComposeStackRuns(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.Contains(lastCheck, "OK") {
-		t.Errorf("healthcheck output %q, want an OK reply", lastCheck)
+	// Degraded for a few seconds (InfluxDB not connected yet) still passes.
+	if !strings.HasPrefix(lastCheck, "record is running") {
+		t.Errorf("healthcheck output %q, want the verdict record is running", lastCheck)
 	}
 
 	// The demo data reaches InfluxDB, and so do the publisher's statistics.

@@ -118,19 +118,24 @@ func (r *recordRun) run(testMode bool) (bool, string, error) {
 // sample and reports what the decoder dropped.
 func (r *recordRun) update(now time.Time) {
 	snap := r.rec.snapshot()
-	r.setDegraded(snap, now)
-	r.s.SetData(r.sessionData(snap, now))
+	flip := r.followDegraded(snap, now)
+	r.s.SetData(r.sessionData(snap, now)) // degraded_since before the flag
+	if flip {
+		r.s.SetDegraded(r.degraded)
+	}
 	r.publishStats(now, snap)
 	r.rec.problems.flush(r.log, now, false)
 }
 
-// setDegraded follows the publisher's state: degraded while InfluxDB is
+// followDegraded follows the publisher's state: degraded while InfluxDB is
 // unreachable or refusing the data (op_code 8), with the reason logged on
-// every change, and since when (degradedSince).
-func (r *recordRun) setDegraded(snap snapshot, now time.Time) {
+// every change, and since when (degradedSince). It reports whether the
+// session's degraded flag must flip (after the session data is set, so
+// that a status reply never shows the flag without degraded_since).
+func (r *recordRun) followDegraded(snap snapshot, now time.Time) bool {
 	deg, reason := snap.degraded()
 	if deg == r.degraded && reason == r.reason {
-		return
+		return false
 	}
 	if deg && !r.degraded {
 		r.degradedSince = now
@@ -141,10 +146,9 @@ func (r *recordRun) setDegraded(snap snapshot, now time.Time) {
 	default:
 		r.log.Info("record no longer degraded: InfluxDB accepts data again")
 	}
-	if deg != r.degraded {
-		r.s.SetDegraded(deg)
-	}
+	flip := deg != r.degraded
 	r.degraded, r.reason = deg, reason
+	return flip
 }
 
 // sessionData is the session data of snap, with degraded_since: the Unix
@@ -204,8 +208,11 @@ func (r *recordRun) stop() {
 func (r *recordRun) final() {
 	now := time.Now()
 	snap := r.rec.snapshot()
-	r.setDegraded(snap, now)
-	r.s.SetData(r.sessionData(snap, now))
+	flip := r.followDegraded(snap, now)
+	r.s.SetData(r.sessionData(snap, now)) // degraded_since before the flag
+	if flip {
+		r.s.SetDegraded(r.degraded)
+	}
 	r.rec.problems.flush(r.log, now, true)
 }
 

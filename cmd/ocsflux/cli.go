@@ -117,7 +117,7 @@ func helpStruct(flags []site.Flag) (model any, err error) {
 // command is added by newKong, as its flags are generated from the tables.
 type cli struct {
 	Router  routerCmd  `cmd:"" help:"Run an embedded WAMP router, a stand-in for an OCS site's crossbar: WebSocket at /ws, HTTP caller bridge at /call."`
-	Client  clientCmd  `cmd:"" help:"Call an agent's operations like ocs-client-cli: api, start, stop, abort, wait, status."`
+	Client  clientCmd  `cmd:"" help:"Call an agent's operations like ocs-client-cli: api, start, stop, abort, wait, status; health (for healthchecks)."`
 	Demo    demoCmd    `cmd:"" help:"Run a whole OCS chain in one process: a router, two FakeDataAgents and the InfluxDB publisher writing to InfluxDB (started for you when needed)."`
 	Bench   benchCmd   `cmd:"" help:"Load test a running OCS InfluxDB publisher end to end: simulated agents publish feeds at given rates; report delivery, latency, CPU and RSS (--spawn starts everything itself)."`
 	Version versionCmd `cmd:"" help:"Print the ocsflux version and the Go version it was built with."`

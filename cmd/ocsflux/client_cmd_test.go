@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ocsflux/ocsflux/agents/client"
 	"github.com/ocsflux/ocsflux/agents/client/clienttest"
 	"github.com/ocsflux/ocsflux/agents/router"
 	"github.com/ocsflux/ocsflux/agents/router/wampjson"
@@ -16,6 +18,13 @@ import (
 // startTestRouter runs an in-process router with a fake InfluxDBAgent,
 // observatory.influxagent.
 func startTestRouter(t *testing.T) *router.Router {
+	t.Helper()
+	r, _ := startTestAgent(t)
+	return r
+}
+
+// startTestAgent is startTestRouter, returning the fake agent too.
+func startTestAgent(t *testing.T) (*router.Router, *clienttest.FakeAgent) {
 	t.Helper()
 	r, err := router.New(router.Config{Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -35,8 +44,7 @@ func startTestRouter(t *testing.T) *router.Router {
 	case err := <-errc:
 		t.Fatalf("router: %v", err)
 	}
-	clienttest.Start(t, r.WSURL(), "observatory", "influxagent")
-	return r
+	return r, clienttest.Start(t, r.WSURL(), "observatory", "influxagent")
 }
 
 // durationRE matches the elapsed times in OCSReply text.
@@ -221,9 +229,212 @@ func TestClientCmdUsage(t *testing.T) {
 		{"client", "influxagent", "wait", "record", "--timeout", "soon"},
 		{"client", "--site-http", "http://x/call", "--site-hub", "ws://x/ws", "influxagent", "status", "record"},
 		{"client", "observatory.influxagent", "status", "record"},
+		{"client", "influxagent", "status", "record", "--max-degraded", "5m"},
+		{"client", "influxagent", "wait", "record", "--max-degraded=0"},
+		{"client", "influxagent", "health"},
+		{"client", "influxagent", "health", "record", "--max-degraded", "soon"},
+		{"client", "influxagent", "health", "record", "--max-degraded=-1m"},
+		{"client", "influxagent", "health", "record", "--timeout", "3"},
+		{"client", "influxagent", "health", "record", "x=1"},
 	} {
 		if res := runArgs(t, cmdEnv{}, args...); res.code != exitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %s)", args, res.code, exitUsage, res.stderr)
+		}
+	}
+}
+
+// setDegraded makes the fake's record session degraded (since seconds
+// ago, with reason; since < 0: with no degraded_since in its data, as
+// another agent class) or not degraded (since == 0).
+func setDegraded(t *testing.T, a *clienttest.FakeAgent, since time.Duration, reason string) {
+	t.Helper()
+	ok := a.UpdateSession(func(s map[string]any) {
+		data := s["data"].(map[string]any)
+		delete(data, "degraded_since")
+		delete(data, "degraded_reason")
+		s["degraded"], s["op_code"] = since != 0, 3
+		switch {
+		case since > 0:
+			data["degraded_since"] = float64(time.Now().Add(-since).UnixNano()) / 1e9
+			data["degraded_reason"] = reason
+		case since == 0:
+			data["degraded_since"] = nil
+			data["degraded_reason"] = ""
+		}
+		if since != 0 {
+			s["op_code"] = 8
+		}
+	})
+	if !ok {
+		t.Fatal("record was never started")
+	}
+}
+
+// TestClientCmdHealth: health passes only for a running record that is
+// not degraded, or degraded for at most --max-degraded; it fails (exit 1)
+// with one line on stderr otherwise.
+func TestClientCmdHealth(t *testing.T) {
+	for _, transport := range []string{"http", "wamp"} {
+		t.Run(transport, func(t *testing.T) {
+			r, agent := startTestAgent(t)
+			via := []string{"--site-http", r.CallURL()}
+			if transport == "wamp" {
+				via = []string{"--site-hub", r.WSURL()}
+			}
+			health := func(args ...string) cmdResult {
+				t.Helper()
+				return runArgs(t, cmdEnv{}, append(append([]string{"client"}, via...), args...)...)
+			}
+			// The degraded times are "<m>m<s>s" from the wall clock: the
+			// seconds vary with the machine's speed.
+			secs := regexp.MustCompile(`(degraded for \d+m)\d+s`)
+			check := func(what string, res cmdResult, code int, stdout, stderr string) {
+				t.Helper()
+				res.stdout = secs.ReplaceAllString(res.stdout, "${1}Ss")
+				res.stderr = secs.ReplaceAllString(res.stderr, "${1}Ss")
+				if res.code != code || res.stdout != stdout || res.stderr != stderr {
+					t.Errorf("%s: exit %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+						what, res.code, code, res.stdout, stdout, res.stderr, stderr)
+				}
+			}
+
+			check("never started", health("influxagent", "health", "record"), exitError,
+				"", "ocsflux: record is not running (no session: it has not run since the agent started)\n")
+			check("unknown op", health("influxagent", "health", "nothing"), exitError,
+				"", "ocsflux: nothing: status reply ERROR: No task or process called \"nothing\"\n")
+			check("agent not running", health("nobody", "health", "record"), exitError,
+				"", "ocsflux: wamp.error.no_such_procedure: no callee registered for procedure <observatory.nobody.ops>\n")
+
+			if res := health("influxagent", "start", "record"); res.code != exitOK {
+				t.Fatalf("start: exit %d %s", res.code, res.stderr)
+			}
+			check("running", health("influxagent", "health", "record"), exitOK, "record is running\n", "")
+			// What health sends is status's call.
+			calls := agent.Calls()
+			last := calls[len(calls)-1]
+			if last.Procedure != "observatory.influxagent.ops" || len(last.Args) != 3 || last.Args[0] != "status" || last.Args[1] != "record" {
+				t.Errorf("health called %s %v, want status record", last.Procedure, last.Args)
+			}
+
+			setDegraded(t, agent, 0, "")
+			check("running, degraded_since null", health("influxagent", "health", "record"), exitOK, "record is running\n", "")
+
+			setDegraded(t, agent, 10*time.Minute, "not connected")
+			check("degraded 10m, default 5m", health("influxagent", "health", "record"), exitError,
+				"", "ocsflux: record has been degraded for 10mSs (more than 5m): not connected\n")
+			check("degraded 10m, --max-degraded 5m", health("influxagent", "health", "record", "--max-degraded", "5m"), exitError,
+				"", "ocsflux: record has been degraded for 10mSs (more than 5m): not connected\n")
+			check("degraded 10m, --max-degraded 900 (seconds)", health("influxagent", "health", "record", "--max-degraded", "900"), exitOK,
+				"record is running, degraded for 10mSs (at most 15m): not connected\n", "")
+
+			setDegraded(t, agent, time.Minute, "HTTP 500: engine: error writing WAL")
+			check("degraded 1m, --max-degraded 5m", health("influxagent", "health", "record", "--max-degraded", "5m"), exitOK,
+				"record is running, degraded for 1mSs (at most 5m): HTTP 500: engine: error writing WAL\n", "")
+			check("degraded 1m, default", health("influxagent", "health", "record"), exitOK,
+				"record is running, degraded for 1mSs (at most 5m): HTTP 500: engine: error writing WAL\n", "")
+			check("degraded 1m, --max-degraded 30s", health("influxagent", "health", "record", "--max-degraded=30s"), exitError,
+				"", "ocsflux: record has been degraded for 1mSs (more than 30s): HTTP 500: engine: error writing WAL\n")
+			check("degraded 1m, --max-degraded 0", health("influxagent", "health", "--max-degraded", "0", "record"), exitError,
+				"", "ocsflux: record has been degraded for 1mSs (--max-degraded 0): HTTP 500: engine: error writing WAL\n")
+
+			// Another agent class: degraded without degraded_since.
+			setDegraded(t, agent, -1, "")
+			check("degraded, no degraded_since", health("influxagent", "health", "record"), exitError,
+				"", "ocsflux: record is degraded, for an unknown time (its session data has no degraded_since)\n")
+			check("degraded, no degraded_since, --max-degraded 0", health("influxagent", "health", "record", "--max-degraded", "0"), exitError,
+				"", "ocsflux: record is degraded (--max-degraded 0)\n")
+
+			// --json: the reply as status prints it, and the exit status.
+			res := health("--json", "influxagent", "health", "record")
+			st := health("--json", "influxagent", "status", "record")
+			if res.code != exitError || st.code != exitOK || res.stdout != st.stdout ||
+				res.stderr != "ocsflux: record is degraded, for an unknown time (its session data has no degraded_since)\n" {
+				t.Errorf("--json health: exit %d, stdout\n%s\nwant (status's)\n%s\nstderr %q", res.code, res.stdout, st.stdout, res.stderr)
+			}
+			setDegraded(t, agent, 0, "")
+			res = health("--json", "influxagent", "health", "record")
+			st = health("--json", "influxagent", "status", "record")
+			if res.code != exitOK || res.stdout != st.stdout || res.stderr != "" {
+				t.Errorf("--json health, healthy: exit %d, stdout\n%s\nwant (status's)\n%s\nstderr %q", res.code, res.stdout, st.stdout, res.stderr)
+			}
+
+			if res := health("influxagent", "stop", "record"); res.code != exitOK {
+				t.Fatalf("stop: exit %d %s", res.code, res.stderr)
+			}
+			check("done", health("influxagent", "health", "record"), exitError,
+				"", "ocsflux: record is not running (status done)\n")
+		})
+	}
+}
+
+// TestHealthOf covers what the fake agent does not produce: the other
+// statuses, sessions without a degraded flag, clock skew, the rounding.
+func TestHealthOf(t *testing.T) {
+	now := time.Unix(1795294600, 0)
+	running := func(kv ...any) client.Reply {
+		s := map[string]any{"session_id": int64(1), "op_name": "record", "status": "running", "degraded": false,
+			"data": map[string]any{}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if k := kv[i].(string); strings.HasPrefix(k, "data.") {
+				s["data"].(map[string]any)[strings.TrimPrefix(k, "data.")] = kv[i+1]
+			} else if kv[i+1] == nil {
+				delete(s, k)
+			} else {
+				s[k] = kv[i+1]
+			}
+		}
+		return client.Reply{Status: client.OK, Message: "Session active.", Session: s}
+	}
+	since := func(d time.Duration) float64 { return float64(now.Add(-d).UnixNano()) / 1e9 }
+	for _, c := range []struct {
+		name  string
+		reply client.Reply
+		max   time.Duration
+		want  string // "ok: <verdict>" or the error
+	}{
+		{"running", running(), 5 * time.Minute, "ok: record is running"},
+		{"starting", running("status", "starting"), 5 * time.Minute, "record is not running (status starting)"},
+		{"stopping", running("status", "stopping"), 5 * time.Minute, "record is not running (status stopping)"},
+		{"TIMEOUT reply", client.Reply{Status: client.TIMEOUT, Message: "timed out"}, 0, "record: status reply TIMEOUT: timed out"},
+		{"no session", client.Reply{Status: client.OK, Message: "No session active.", Session: map[string]any{}}, 0,
+			"record is not running (no session: it has not run since the agent started)"},
+		{"exactly max", running("degraded", true, "data.degraded_since", since(5*time.Minute)), 5 * time.Minute,
+			"ok: record is running, degraded for 5m0s (at most 5m)"},
+		{"max + 0.4 s rounds to max", running("degraded", true, "data.degraded_since", since(5*time.Minute+400*time.Millisecond)), 5 * time.Minute,
+			"ok: record is running, degraded for 5m0s (at most 5m)"},
+		{"max + 1 s", running("degraded", true, "data.degraded_since", since(5*time.Minute+time.Second), "data.degraded_reason", "not connected"), 5 * time.Minute,
+			"record has been degraded for 5m1s (more than 5m): not connected"},
+		{"an hour, integer since", running("degraded", true, "data.degraded_since", now.Unix()-3600-432), 5 * time.Minute,
+			"record has been degraded for 1h7m12s (more than 5m)"},
+		{"since in the future", running("degraded", true, "data.degraded_since", since(-time.Hour)), time.Minute,
+			"ok: record is running, degraded for 0s (at most 1m)"},
+		{"since in the future, max 0", running("degraded", true, "data.degraded_since", since(-time.Hour)), 0,
+			"record has been degraded for 0s (--max-degraded 0)"},
+		{"since a long time ago", running("degraded", true, "data.degraded_since", -1e300), 5 * time.Minute,
+			"record has been degraded for 2562047h47m16s (more than 5m)"},
+		{"degraded false wins over a stale degraded_since", running("data.degraded_since", since(time.Hour)), 5 * time.Minute,
+			"ok: record is running"},
+		{"no degraded key, op_code 8", running("degraded", nil, "op_code", int64(8)), 5 * time.Minute,
+			"record is degraded, for an unknown time (its session data has no degraded_since)"},
+		{"no degraded key, op_code 3", running("degraded", nil, "op_code", int64(3)), 5 * time.Minute,
+			"ok: record is running"},
+		{"no degraded key, degraded_since", running("degraded", nil, "data.degraded_since", since(time.Hour)), 5 * time.Minute,
+			"record has been degraded for 1h0m0s (more than 5m)"},
+		{"degraded_since not a number", running("degraded", true, "data.degraded_since", "yesterday"), 5 * time.Minute,
+			"record is degraded, for an unknown time (its session data has no degraded_since)"},
+		{"no data", running("degraded", true, "data", nil), 5 * time.Minute,
+			"record is degraded, for an unknown time (its session data has no degraded_since)"},
+	} {
+		verdict, err := healthOf("record", c.reply, c.max, now)
+		got := "ok: " + verdict
+		if err != nil {
+			got = err.Error()
+			if verdict != "" {
+				t.Errorf("%s: verdict %q with error", c.name, verdict)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
 }

@@ -108,15 +108,42 @@ func (a *FakeAgent) reply(status int, msg string, sess map[string]any) nxclient.
 	return nxclient.InvokeResult{Args: wamp.List{wamp.List{status, msg, copySession(sess)}}}
 }
 
+// copySession copies s down to its lists' and maps' elements, so that the
+// reply is not changed by later updates (UpdateSession included) while it
+// is sent.
 func copySession(s map[string]any) map[string]any {
 	out := make(map[string]any, len(s))
 	for k, v := range s {
-		if l, ok := v.([]any); ok {
-			v = append([]any(nil), l...)
+		switch x := v.(type) {
+		case []any:
+			v = append([]any(nil), x...)
+		case map[string]any:
+			m := make(map[string]any, len(x))
+			for mk, mv := range x {
+				m[mk] = mv
+			}
+			v = m
 		}
 		out[k] = v
 	}
 	return out
+}
+
+// UpdateSession calls f with record's session, the map the fake encodes
+// in its replies (session_id, status, degraded, data, ...), for states the
+// fake does not reach by itself: degraded, with data keys such as
+// degraded_since. f runs under the agent's lock; replies carry copies of
+// the session, its lists and its data's keys, so f may change the session
+// and its data in place. It reports false, without calling f, when record
+// has never been started.
+func (a *FakeAgent) UpdateSession(f func(session map[string]any)) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.session == nil {
+		return false
+	}
+	f(a.session)
+	return true
 }
 
 func (a *FakeAgent) message(t float64, text string) {
