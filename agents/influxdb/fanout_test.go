@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ocsflux/ocsflux/agents"
+	"github.com/ocsflux/ocsflux/agents/influxdb"
 	"github.com/ocsflux/ocsflux/internal/influxtest"
 	"github.com/ocsflux/ocsflux/internal/vmtest"
 )
@@ -425,6 +426,15 @@ func TestFanOutFault(t *testing.T) {
 	if n, ok := asInt(outputEntry(d, "influxdb")["write_errors"]); !ok || n != 0 {
 		t.Errorf("influxdb output: write_errors %v, want 0 (influxd was never down); its warnings:\n%s",
 			outputEntry(d, "influxdb")["write_errors"], strings.Join(ia.logs.lines("output=influxdb", "level=WARN"), "\n"))
+	}
+	// The stats feed carries each output's counters, as integers.
+	ft := fieldTypes(t, srv, db, ia.Address())
+	for _, f := range influxdb.OutputStatsFields() {
+		for _, name := range []string{"influxdb", "vm"} {
+			if k := "output_" + name + "_" + f; ft[k] != "integer" {
+				t.Errorf("stats feed field %s: type %q, want integer (fields %v)", k, ft[k], ft)
+			}
+		}
 	}
 	for _, dir := range []string{opts.SpoolDir, vmSpool} {
 		waitFor(t, 10*time.Second, "no spooled data left in "+dir, func() bool {

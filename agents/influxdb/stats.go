@@ -118,7 +118,15 @@ type statValue struct {
 	v    feeds.Value
 }
 
-// fields returns the stats sample, StatsFields in order.
+// OutputStatsFields are the fields a stats sample has per output when
+// there are several (--output): output_<name>_<field>, integers, after
+// StatsFields.
+func OutputStatsFields() []string {
+	return []string{"points_written", "points_pending", "write_errors", "spool_bytes", "dead_lettered", "degraded"}
+}
+
+// fields returns the stats sample, StatsFields in order, then with several
+// outputs each one's OutputStatsFields.
 func (s snapshot) fields() []statValue {
 	st := s.st
 	dropped := st.Rejected[publisher.ReasonQueueFull] + st.Rejected[publisher.ReasonStopped]
@@ -128,7 +136,7 @@ func (s snapshot) fields() []statValue {
 	}
 	i := func(name string, n uint64) statValue { return statValue{name, feeds.Int(clampInt(n))} }
 	f := func(name string, x float64) statValue { return statValue{name, feeds.Float(x)} }
-	return []statValue{
+	vals := []statValue{
 		i("points_received", st.Received+s.pointsLost),
 		i("points_written", st.Written+st.Replayed), // from memory or replayed from the spool
 		i("points_rejected", rejected),
@@ -144,6 +152,21 @@ func (s snapshot) fields() []statValue {
 		i("dead_lettered", st.DeadLettered),
 		i("events_dropped", s.eventsDropped),
 	}
+	for _, o := range st.Outputs {
+		deg := uint64(0)
+		if o.Degraded != "" || !o.Connected {
+			deg = 1
+		}
+		p := "output_" + o.Name + "_"
+		vals = append(vals,
+			i(p+"points_written", o.Written+o.Replayed),
+			i(p+"points_pending", uint64(max(o.PendingPoints, 0))),
+			i(p+"write_errors", o.FailedWrites),
+			i(p+"spool_bytes", uint64(max(o.SpoolBytes, 0))),
+			i(p+"dead_lettered", o.DeadLettered),
+			i(p+"degraded", deg))
+	}
+	return vals
 }
 
 func clampInt(n uint64) int64 {
