@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -14,10 +15,13 @@ type batch struct {
 	seq   uint64      // identifies the batch for feedStat.batchSeq
 }
 
-// feedCount is how many lines of one feed a batch holds.
+// feedCount is how many lines (and bytes) of one feed a batch holds, and
+// the share of memory of the feed's agent they count in.
 type feedCount struct {
 	feed  *feedStat
+	share *atomic.Int64
 	lines int
+	bytes int
 }
 
 func (b *batch) points() int { return len(b.ends) }
@@ -25,15 +29,35 @@ func (b *batch) points() int { return len(b.ends) }
 // size is the memory b's data takes, as counted in Output.mem.
 func (b *batch) size() int { return len(b.buf) }
 
-// addLine records that a line ending at len(b.buf) belongs to fs.
-func (b *batch) addLine(fs *feedStat) {
+// addLine records that a line of n bytes ending at len(b.buf) belongs to
+// fs, and counts in share.
+func (b *batch) addLine(fs *feedStat, share *atomic.Int64, n int) {
 	b.ends = append(b.ends, len(b.buf))
-	if fs.batchSeq == b.seq && fs.batchIdx < len(b.feeds) && b.feeds[fs.batchIdx].feed == fs {
+	if fs.batchSeq == b.seq && fs.batchIdx < len(b.feeds) && b.feeds[fs.batchIdx].feed == fs && b.feeds[fs.batchIdx].share == share {
 		b.feeds[fs.batchIdx].lines++
+		b.feeds[fs.batchIdx].bytes += n
 		return
 	}
 	fs.batchSeq, fs.batchIdx = b.seq, len(b.feeds)
-	b.feeds = append(b.feeds, feedCount{feed: fs, lines: 1})
+	b.feeds = append(b.feeds, feedCount{feed: fs, share: share, lines: 1, bytes: n})
+}
+
+// releaseLocked takes the data of b (written, spooled or dropped) out of
+// the memory counts: the output's and its agents' shares.
+func (p *Output) releaseLocked(b *batch) {
+	p.mem.Add(-int64(b.size()))
+	p.memPoints.Add(-int64(b.points()))
+	for i := range b.feeds {
+		p.releaseShare(b.feeds[i].share, b.feeds[i].bytes)
+		b.feeds[i].bytes = 0
+	}
+}
+
+// releaseShare takes n bytes out of an agent's share.
+func (p *Output) releaseShare(share *atomic.Int64, n int) {
+	if share != nil && n > 0 && share.Add(-int64(n)) == 0 {
+		p.holders.Add(-1)
+	}
 }
 
 // newBatchLocked returns an empty batch, reusing a free one if possible.
@@ -74,28 +98,50 @@ func (p *Output) sealLocked() {
 	p.open = nil
 }
 
+// fairShare is the most memory one agent may hold once more than half of
+// limit is held: limit over the number of agents holding memory, or, when
+// it is alone, all but an eighth, kept for the others' next points.
+func fairShare(limit, holders int64) int64 {
+	if holders < 2 {
+		return limit - limit/8
+	}
+	return limit / holders
+}
+
 // inboxLen bounds the chunks (messages) waiting in an output's inbox, for
 // bursts of small messages (the channel takes 8 bytes per slot); the bytes
 // they hold count against MaxPendingBytes from the moment they are offered.
 const inboxLen = 1 << 16
 
 // offer hands c to the output without blocking, on the intake's
-// goroutine: false when the output holds MaxPendingBytes already (its
-// spool, if any, cannot keep up) or its inbox is full.
-func (p *Output) offer(c *chunk) bool {
+// goroutine, counting its bytes in share, the memory its agent holds in
+// this output. It returns false when the output holds MaxPendingBytes
+// already (its spool, if any, cannot keep up), when more than half of it
+// is held and c's agent holds more than its fairShare (a flooding agent
+// loses its newest data first, and the others keep room), or when the
+// inbox is full.
+func (p *Output) offer(c *chunk, share *atomic.Int64) bool {
 	size, n := int64(len(c.buf)), int64(len(c.ends))
-	if p.mem.Load()+size > int64(p.cfg.MaxPendingBytes) && p.mem.Load() > 0 {
+	limit, mem := int64(p.cfg.MaxPendingBytes), p.mem.Load()
+	if mem > 0 && mem+size > limit {
+		return false
+	}
+	if mem+size > limit/2 && share.Load()+size > fairShare(limit, p.holders.Load()) {
 		return false
 	}
 	p.mem.Add(size)
 	p.memPoints.Add(n)
-	p.offered.Add(uint64(n))
+	if share.Add(size) == size {
+		p.holders.Add(1)
+	}
 	select {
 	case p.inbox <- c:
+		p.offered.Add(uint64(n))
 		return true
 	default:
 		p.mem.Add(-size)
 		p.memPoints.Add(-n)
+		p.releaseShare(share, int(size))
 		return false
 	}
 }
@@ -151,9 +197,11 @@ func (p *Output) addChunks(c *chunk) {
 func (p *Output) addLocked(c *chunk) bool {
 	fs := p.feedStatLocked(c.agent, c.feed)
 	fs.last = c.at
+	share := &c.share.mem[p.index]
 	if p.closed {
 		p.mem.Add(-int64(len(c.buf)))
 		p.memPoints.Add(-int64(len(c.ends)))
+		p.releaseShare(share, len(c.buf))
 		p.rejectLocked(Reject{Reason: ReasonStopped, Agent: c.agent, Feed: c.feed, Count: uint64(len(c.ends))})
 		return false
 	}
@@ -169,8 +217,8 @@ func (p *Output) addLocked(c *chunk) bool {
 			signal = true  // the spooler times the open batch
 		}
 		b.buf = append(b.buf, c.buf[start:end]...)
+		b.addLine(fs, share, end-start)
 		start = end
-		b.addLine(fs)
 		if b.points() >= p.cfg.BatchPoints || len(b.buf) >= p.cfg.BatchBytes {
 			p.sealLocked()
 			signal = true

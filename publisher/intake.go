@@ -24,6 +24,8 @@ type intake struct {
 	closed   bool
 	received uint64
 	feeds    map[feedKey]*intakeFeed // bounded by limit
+	agents   map[string]*agentShare  // bounded by limit; beyond it, others
+	others   *agentShare
 	limit    feedLimit
 	other    intakeFeed        // of the feeds removed from feeds
 	folded   uint64            // entries removed from feeds
@@ -41,9 +43,32 @@ type intakeFeed struct {
 
 func (f *intakeFeed) active() time.Time { return f.last }
 
+// agentShare is the memory one agent's data holds in each output, for the
+// fair share of Output.offer.
+type agentShare struct {
+	mem  []atomic.Int64 // bytes, per output (Output.index)
+	last time.Time      // when the agent last sent a message
+}
+
+func (a *agentShare) active() time.Time { return a.last }
+
+// idle reports whether the agent holds no memory in any output.
+func (a *agentShare) idle() bool {
+	for i := range a.mem {
+		if a.mem[i].Load() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func newIntake(protocol Protocol, filter Filter, limit feedLimit, outputs []*Output) *intake {
 	in := &intake{outputs: outputs, filter: filter, rejected: make(map[Reason]uint64), full: make([]uint64, len(outputs)),
-		feeds: make(map[feedKey]*intakeFeed), limit: limit}
+		feeds: make(map[feedKey]*intakeFeed), limit: limit,
+		agents: make(map[string]*agentShare), others: &agentShare{mem: make([]atomic.Int64, len(outputs))}}
+	for i, o := range outputs {
+		o.index = i
+	}
 	in.enc.Protocol = protocol
 	in.enc.OnReject = in.rejectLocked // enqueue holds in.mu while encoding
 	return in
@@ -81,6 +106,7 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 		return false
 	}
 	c := newChunk(agent, feed, n)
+	c.share = in.shareOf(agent, now)
 	in.enc.Reset(m)
 	for {
 		before := len(c.buf)
@@ -101,7 +127,7 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 	c.refs.Store(int32(len(in.outputs)))
 	ok := true
 	for i, o := range in.outputs {
-		if !o.offer(c) {
+		if !o.offer(c, &c.share.mem[i]) {
 			ok = false
 			in.full[i] += uint64(len(c.ends))
 			in.rejects.add(Reject{Reason: ReasonQueueFull, Agent: agent, Feed: feed, Count: uint64(len(c.ends))})
@@ -109,6 +135,21 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 		}
 	}
 	return ok
+}
+
+// shareOf returns the memory share of agent (the shared one of the
+// others when limit.max agents have one already).
+func (in *intake) shareOf(agent string, now time.Time) *agentShare {
+	a := in.agents[agent]
+	if a == nil {
+		if len(in.agents) >= in.limit.max {
+			return in.others
+		}
+		a = &agentShare{mem: make([]atomic.Int64, len(in.outputs))}
+		in.agents[agent] = a
+	}
+	a.last = now
+	return a
 }
 
 // fold adds the counts of a feed entry being removed to the other feeds'.
@@ -123,6 +164,12 @@ func (in *intake) expireFeeds(now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	expire(in.feeds, in.limit, now, (*intakeFeed).active, in.fold)
+	cut := now.Add(-in.limit.expiry)
+	for name, a := range in.agents {
+		if a.last.Before(cut) && a.idle() {
+			delete(in.agents, name) // outputs may still release into it: harmless
+		}
+	}
 }
 
 // close refuses later messages (ReasonStopped). Once it has returned no
@@ -182,6 +229,7 @@ func (in *intake) stats() intakeStats {
 type chunk struct {
 	agent, feed string
 	samples     uint64 // of the message, rejected ones included
+	share       *agentShare
 	buf         []byte
 	ends        []int // end offset in buf of every line
 	at          time.Time
@@ -203,7 +251,7 @@ func (c *chunk) free() {
 	if cap(c.buf) > maxPooledChunk {
 		return
 	}
-	c.buf, c.ends, c.agent, c.feed = c.buf[:0], c.ends[:0], "", ""
+	c.buf, c.ends, c.agent, c.feed, c.share = c.buf[:0], c.ends[:0], "", "", nil
 	chunkPool.Put(c)
 }
 

@@ -43,6 +43,8 @@ type Output struct {
 	mem         atomic.Int64          // bytes offered and not yet written, spooled or dropped
 	memPoints   atomic.Int64          // points of mem
 	offered     atomic.Uint64         // points taken by offer
+	holders     atomic.Int64          // agents whose share of mem is not zero
+	index       int                   // of the output in the publisher, for chunk.shares
 	wake        chan struct{}         // → Run's writer, capacity 1
 	spoolWake   chan struct{}         // → the spooler, capacity 1
 	connectedCh chan struct{}         // closed when the database check passed
@@ -424,8 +426,7 @@ func (p *Output) writtenLocked(b *batch, d *delivery, now time.Time) {
 			fc.feed.lastWritten = now
 		}
 	}
-	p.mem.Add(-int64(b.size()))
-	p.memPoints.Add(-int64(b.points()))
+	p.releaseLocked(b)
 	p.recycleLocked(b)
 	p.succeededLocked()
 }
@@ -458,7 +459,11 @@ func (p *Output) keepLocked(b *batch, d *delivery) {
 	}
 	b.buf, b.ends = buf, ends
 	for i := range b.feeds {
-		b.feeds[i].lines = b.feeds[i].lines * len(ends) / oldPoints
+		fc := &b.feeds[i]
+		fc.lines = fc.lines * len(ends) / oldPoints
+		kept := fc.bytes * len(buf) / max(oldBytes, 1)
+		p.releaseShare(fc.share, fc.bytes-kept)
+		fc.bytes = kept
 	}
 	p.mem.Add(-int64(oldBytes - b.size()))
 	p.memPoints.Add(-int64(oldPoints - len(ends)))
@@ -568,8 +573,7 @@ func (p *Output) finish() error {
 				p.rejectLocked(Reject{Reason: ReasonStopped, Agent: fc.feed.agent, Feed: fc.feed.feed, Count: uint64(fc.lines)})
 			}
 		}
-		p.mem.Add(-int64(b.size()))
-		p.memPoints.Add(-int64(b.points()))
+		p.releaseLocked(b)
 		p.recycleLocked(b)
 		p.mu.Unlock()
 	}

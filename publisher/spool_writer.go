@@ -199,8 +199,7 @@ func (p *Output) spoolBatches(sp *Spool, batches []*batch) {
 			return
 		}
 		p.busyBytes -= b.size()
-		p.mem.Add(-int64(b.size()))
-		p.memPoints.Add(-int64(b.points()))
+		p.releaseLocked(b)
 		p.spooledLocked(b)
 		if p.spoolBroken {
 			p.spoolBroken, p.spoolErr = false, ""
