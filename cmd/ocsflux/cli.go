@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -152,6 +153,20 @@ func newKong(ctx context.Context, env *Env, exit func(int)) (*kong.Kong, error) 
 	}
 	return kong.New(&cli{},
 		kong.Name("ocsflux"),
+		// Every DURATION of the commands reads as the agent's options do
+		// (site.ParseDuration): Go syntax, Nd for days, or bare seconds.
+		kong.TypeMapper(reflect.TypeFor[time.Duration](), kong.MapperFunc(func(ctx *kong.DecodeContext, target reflect.Value) error {
+			var s string
+			if err := ctx.Scan.PopValueInto("duration", &s); err != nil {
+				return err
+			}
+			d, err := site.ParseDuration(s)
+			if err != nil {
+				return err
+			}
+			target.SetInt(int64(d))
+			return nil
+		})),
 		kong.Description(appHelp),
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.Exit(exit),

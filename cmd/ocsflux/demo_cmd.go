@@ -215,7 +215,11 @@ func (c *demoCmd) statusLoop(ctx context.Context, out io.Writer, status *client.
 			d := mapOf(reply.Session["data"])
 			now := time.Now()
 			in := num(d["points_received"])
-			rate := (in - lastIn) / now.Sub(lastT).Seconds()
+			delta := in - lastIn
+			if delta < 0 { // a new record session: its counters start at 0
+				delta = in
+			}
+			rate := delta / now.Sub(lastT).Seconds()
 			lastIn, lastT = in, now
 			line = fmt.Sprintf("record %-8s in %7.0f pts/s | received %8.0f | written %8.0f | pending %6.0f | spooled %8.0f B | last write %6.1f ms",
 				reply.Session["status"], rate, in, num(d["points_written"]), num(d["points_pending"]),

@@ -413,3 +413,16 @@ func TestCPUProfileEnv(t *testing.T) {
 		t.Errorf("bad path: err %v", err)
 	}
 }
+
+// TestDurationsTakeSeconds: every command's DURATION reads as the agent
+// options do: a bare number is seconds (make demo DURATION=30).
+func TestDurationsTakeSeconds(t *testing.T) {
+	r := runMain(t, nil, "", "demo", "--duration", "30", "--sample-rate=-1")
+	if r.code != 2 || !strings.Contains(r.stderr, "--sample-rate -1: must be positive") {
+		t.Errorf("--duration 30: exit %d, stderr %q (want only the --sample-rate error)", r.code, r.stderr)
+	}
+	r = runMain(t, nil, "", "demo", "--duration", "30x")
+	if r.code != 2 || !strings.Contains(r.stderr, "--duration: invalid duration: '30x'") {
+		t.Errorf("--duration 30x: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
