@@ -212,6 +212,10 @@ func Main(ctx context.Context, env Env) int {
 	// instance's arguments first), so for the agent kong is given only the
 	// command name, or --help.
 	args := env.Args
+	if len(args) == 1 && args[0] == "--version" { // as `ocsflux version`
+		fmt.Fprintln(env.Stdout, versionLine())
+		return 0
+	}
 	command, rest, explicit := cmdAgent, args, false
 	if len(args) > 0 {
 		for _, c := range k.Model.Children {

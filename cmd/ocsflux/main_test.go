@@ -426,3 +426,12 @@ func TestDurationsTakeSeconds(t *testing.T) {
 		t.Errorf("--duration 30x: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestVersionFlag: ocsflux --version prints the version, as ocsflux
+// version does (it used to say "--instance-id not provided" and exit 1).
+func TestVersionFlag(t *testing.T) {
+	r := runMain(t, nil, "", "--version")
+	if r.code != 0 || r.stdout != versionLine()+"\n" || r.stderr != "" {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
