@@ -29,7 +29,7 @@ type intake struct {
 	limit    feedLimit
 	other    intakeFeed        // of the feeds removed from feeds
 	folded   uint64            // entries removed from feeds
-	rejected map[Reason]uint64 // encoding rejections (and refused offers)
+	rejected map[Reason]uint64 // encoding rejections
 	points   uint64            // of rejected, point reasons
 	full     []uint64          // points each output's inbox refused
 	rejects  rejectLog
@@ -50,8 +50,6 @@ type agentShare struct {
 	last time.Time      // when the agent last sent a message
 }
 
-func (a *agentShare) active() time.Time { return a.last }
-
 // idle reports whether the agent holds no memory in any output.
 func (a *agentShare) idle() bool {
 	for i := range a.mem {
@@ -66,9 +64,6 @@ func newIntake(protocol Protocol, filter Filter, limit feedLimit, outputs []*Out
 	in := &intake{outputs: outputs, filter: filter, rejected: make(map[Reason]uint64), full: make([]uint64, len(outputs)),
 		feeds: make(map[feedKey]*intakeFeed), limit: limit,
 		agents: make(map[string]*agentShare), others: &agentShare{mem: make([]atomic.Int64, len(outputs))}}
-	for i, o := range outputs {
-		o.index = i
-	}
 	in.enc.Protocol = protocol
 	in.enc.OnReject = in.rejectLocked // enqueue holds in.mu while encoding
 	return in

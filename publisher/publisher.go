@@ -55,6 +55,7 @@ func New(cfg Config, logger *slog.Logger) (*Publisher, error) {
 			}
 			return nil, fmt.Errorf("publisher config: %w", err)
 		}
+		o.index = i
 		outputs[i] = o
 	}
 	return &Publisher{
