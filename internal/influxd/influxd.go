@@ -1,12 +1,9 @@
 package influxd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ocsflux/ocsflux/internal/proc"
 )
 
 // Options says how to start the server. The zero value is usable.
@@ -51,7 +50,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	output *lockedBuffer
+	output *proc.Output
 }
 
 // Start launches influxd and waits until it answers /ping. The caller must
@@ -79,10 +78,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	// A port picked by listening on :0 can be taken by someone else before
 	// influxd binds it; try a few times.
 	for attempt := 0; attempt < 5; attempt++ {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = proc.FreePort(); err != nil {
 			break
 		}
-		if s.rpcPort, err = freePort(); err != nil {
+		if s.rpcPort, err = proc.FreePort(); err != nil {
 			break
 		}
 		s.URL = "http://127.0.0.1:" + strconv.Itoa(s.port)
@@ -129,7 +128,7 @@ func (s *Server) launch(ctx context.Context) error {
 	if err := os.WriteFile(conf, []byte(s.config()), 0o600); err != nil {
 		return fmt.Errorf("influxd config: %w", err)
 	}
-	out := &lockedBuffer{}
+	out := &proc.Output{}
 	cmd := exec.Command(s.opts.Binary, "-config", conf)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "INFLUXDB_REPORTING_DISABLED=true")
@@ -155,11 +154,11 @@ func (s *Server) launch(ctx context.Context) error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("influxd exited during start-up: %s", tail(out.String(), 2000))
+			return fmt.Errorf("influxd exited during start-up: %s", proc.Tail(out.String(), 2000))
 		case <-ctx.Done():
 			s.kill()
 			return fmt.Errorf("influxd did not answer %s/ping within %s: %s",
-				s.URL, s.opts.StartTimeout, tail(out.String(), 2000))
+				s.URL, s.opts.StartTimeout, proc.Tail(out.String(), 2000))
 		case <-tick.C:
 		}
 	}
@@ -234,55 +233,4 @@ func Ping(ctx context.Context, base string, timeout time.Duration) error {
 		return fmt.Errorf("ping: HTTP %d", resp.StatusCode)
 	}
 	return nil
-}
-
-// Ports for influxd are drawn below Linux's ephemeral range (32768 and
-// up), which every other server and client of the tests takes its ports
-// from (listeners on :0, outgoing connections). A port freed while influxd
-// is down for an outage test (Kill, then Resume on the same port) is then
-// not handed to another process meanwhile; without this another package's
-// server could take it and answer in influxd's place.
-const (
-	portLow  = 20000
-	portHigh = 32000
-)
-
-func freePort() (int, error) {
-	var err error
-	for range 100 {
-		port := portLow + rand.IntN(portHigh-portLow)
-		var l net.Listener
-		if l, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			l.Close()
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("find a free port in %d-%d: %w", portLow, portHigh, err)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	if b == nil {
-		return ""
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ocsflux/ocsflux/internal/proc"
 )
 
 // Binary is the executable Start looks up on PATH.
@@ -46,7 +46,7 @@ type Server struct {
 	dir    string
 	port   int
 	url    string
-	output *lockedBuffer
+	output *proc.Output
 	client *http.Client
 
 	mu      sync.Mutex
@@ -87,13 +87,13 @@ func Launch(ctx context.Context) (*Server, error) {
 	s := &Server{
 		bin:    bin,
 		dir:    dir,
-		output: &lockedBuffer{},
+		output: &proc.Output{},
 		client: &http.Client{Transport: &http.Transport{Proxy: nil}},
 	}
 	// A port picked by listening on it can be taken by someone else before
 	// victoria-metrics binds it; try a few times.
 	for attempt := 0; attempt < 5; attempt++ {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = proc.FreePort(); err != nil {
 			break
 		}
 		s.url = "http://127.0.0.1:" + strconv.Itoa(s.port)
@@ -232,11 +232,11 @@ func (s *Server) launch(ctx context.Context) error {
 		select {
 		case <-exited:
 			s.forget(cmd)
-			return fmt.Errorf("victoria-metrics exited during start-up: %s", tail(s.Output(), 2000))
+			return fmt.Errorf("victoria-metrics exited during start-up: %s", proc.Tail(s.Output(), 2000))
 		case <-ctx.Done():
 			s.Kill()
 			return fmt.Errorf("victoria-metrics did not answer %s/health within %s: %s",
-				s.url, startTimeout, tail(s.Output(), 2000))
+				s.url, startTimeout, proc.Tail(s.Output(), 2000))
 		case <-tick.C:
 		}
 	}
@@ -293,7 +293,7 @@ func (s *Server) get(ctx context.Context, pathQuery string) (int, []byte, error)
 func (s *Server) Flush(t testing.TB) {
 	t.Helper()
 	if err := s.FlushErr(context.Background()); err != nil {
-		t.Fatalf("vmtest: %v\n%s", err, tail(s.Output(), 2000))
+		t.Fatalf("vmtest: %v\n%s", err, proc.Tail(s.Output(), 2000))
 	}
 }
 
@@ -321,7 +321,7 @@ func (s *Server) FlushErr(ctx context.Context) error {
 func (s *Server) Persist(t testing.TB) {
 	t.Helper()
 	if err := s.PersistErr(context.Background()); err != nil {
-		t.Fatalf("vmtest: %v\n%s", err, tail(s.Output(), 2000))
+		t.Fatalf("vmtest: %v\n%s", err, proc.Tail(s.Output(), 2000))
 	}
 }
 
@@ -381,7 +381,7 @@ func (s *Server) Export(t testing.TB, match string) []Series {
 	t.Helper()
 	series, err := s.ExportErr(context.Background(), match)
 	if err != nil {
-		t.Fatalf("vmtest: %v\n%s", err, tail(s.Output(), 2000))
+		t.Fatalf("vmtest: %v\n%s", err, proc.Tail(s.Output(), 2000))
 	}
 	return series
 }
@@ -429,7 +429,7 @@ func (s *Server) ExportErr(ctx context.Context, match string) ([]Series, error) 
 		if line = bytes.TrimSpace(line); len(line) > 0 {
 			sr, perr := parseExportLine(line)
 			if perr != nil {
-				return nil, fmt.Errorf("export %s: %w: %s", match, perr, tail(string(line), 300))
+				return nil, fmt.Errorf("export %s: %w: %s", match, perr, proc.Tail(string(line), 300))
 			}
 			// A series can come in more than one line (one per block).
 			k := labelKey(sr.Metric)
@@ -569,51 +569,4 @@ func sortByTime(sr *Series) {
 		ts[i], vs[i] = sr.Timestamps[j], sr.Values[j]
 	}
 	sr.Timestamps, sr.Values = ts, vs
-}
-
-// Ports are drawn below Linux's ephemeral range (32768 and up), which every
-// other server and client of the tests takes its ports from (listeners on
-// :0, outgoing connections). A port freed while victoria-metrics is down for
-// an outage test (Kill, then Resume on the same port) is then not handed to
-// another process meanwhile. The range is the one internal/influxd uses.
-const (
-	portLow  = 20000
-	portHigh = 32000
-)
-
-func freePort() (int, error) {
-	var err error
-	for range 100 {
-		port := portLow + rand.IntN(portHigh-portLow)
-		var l net.Listener
-		if l, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			l.Close()
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("find a free port in %d-%d: %w", portLow, portHigh, err)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
