@@ -148,19 +148,13 @@ func (f *fakeV2) createdBuckets() []map[string]any {
 	return slices.Clone(f.created)
 }
 
-// v2Config is testConfig for an APIv2 output writing to f.
+// v2Config is testConfig (its short intervals) for an APIv2 output
+// writing to f.
 func v2Config(f *fakeV2) publisher.Config {
-	cfg := publisher.DefaultConfig()
+	cfg := testConfig(&fakeInflux{srv: f.srv})
 	cfg.API = publisher.APIv2
-	cfg.URL = f.srv.URL
 	cfg.Org, cfg.Bucket = f.org, f.bucket
 	cfg.Credentials = publisher.Credentials{Token: f.token}
-	cfg.FlushInterval = 20 * time.Millisecond
-	cfg.ConnectRetry = 20 * time.Millisecond
-	cfg.RetryMin = 10 * time.Millisecond
-	cfg.RetryMax = 50 * time.Millisecond
-	cfg.Timeout = 5 * time.Second
-	cfg.StopTimeout = 5 * time.Second
 	return cfg
 }
 
@@ -379,52 +373,59 @@ func TestNoCreate(t *testing.T) {
 	m := msg("obs.a", "f", []float64{1, 2}, field("x", feeds.Int(1), feeds.Int(2)))
 	var enc publisher.Encoder
 	want, _ := enc.AppendMessage(nil, m)
-	t.Run("v1", func(t *testing.T) {
-		f := newFake(t, false)
-		cfg := testConfig(f)
-		cfg.NoCreate = true
-		r := start(t, cfg)
-		waitConnected(t, r)
-		r.Enqueue(m)
-		waitFor(t, "the write", func() bool { return r.Stats().Written == 2 })
-		if err := r.stop(t); err != nil {
-			t.Fatal(err)
-		}
-		reqs := f.requests()
-		if len(reqs) == 0 {
-			t.Fatal("no request")
-		}
-		for _, rq := range reqs {
-			if rq.Method != http.MethodPost || rq.Path != "/write" {
-				t.Errorf("request %s %s %v, want writes only", rq.Method, rq.Path, rq.Query)
+	// Each API's fake target: the config writing to it, its requests and
+	// what it was written; and what a write request is.
+	type target struct {
+		cfg      publisher.Config
+		requests func() []request
+		written  func() string
+	}
+	for _, c := range []struct {
+		api     string
+		start   func(t *testing.T) target
+		isWrite func(rq request) bool
+	}{
+		{
+			"v1",
+			func(t *testing.T) target {
+				f := newFake(t, false)
+				return target{testConfig(f), f.requests, f.writtenBody}
+			},
+			func(rq request) bool { return rq.Method == http.MethodPost && rq.Path == "/write" },
+		},
+		{
+			"v2",
+			func(t *testing.T) target {
+				f := newFakeV2(t, v2Bucket)
+				return target{v2Config(f), f.requests, f.written}
+			},
+			func(rq request) bool {
+				return rq.Method == http.MethodPost && rq.Path == "/api/v2/write" && reflect.DeepEqual(rq.Query, v2WriteQuery)
+			},
+		},
+	} {
+		t.Run(c.api, func(t *testing.T) {
+			f := c.start(t)
+			f.cfg.NoCreate = true
+			r := start(t, f.cfg)
+			waitConnected(t, r)
+			r.Enqueue(m)
+			waitFor(t, "the write", func() bool { return r.Stats().Written == 2 })
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if got := f.writtenBody(); got != string(want) {
-			t.Errorf("written %q, want %q", got, want)
-		}
-	})
-	t.Run("v2", func(t *testing.T) {
-		f := newFakeV2(t, v2Bucket)
-		cfg := v2Config(f)
-		cfg.NoCreate = true
-		r := start(t, cfg)
-		waitConnected(t, r)
-		r.Enqueue(m)
-		waitFor(t, "the write", func() bool { return r.Stats().Written == 2 })
-		if err := r.stop(t); err != nil {
-			t.Fatal(err)
-		}
-		reqs := f.requests()
-		if len(reqs) == 0 {
-			t.Fatal("no request")
-		}
-		for _, rq := range reqs {
-			if rq.Method != http.MethodPost || rq.Path != "/api/v2/write" || !reflect.DeepEqual(rq.Query, v2WriteQuery) {
-				t.Errorf("request %s %s %v, want writes only", rq.Method, rq.Path, rq.Query)
+			reqs := f.requests()
+			if len(reqs) == 0 {
+				t.Fatal("no request")
 			}
-		}
-		if got := f.written(); got != string(want) {
-			t.Errorf("written %q, want %q", got, want)
-		}
-	})
+			for _, rq := range reqs {
+				if !c.isWrite(rq) {
+					t.Errorf("request %s %s %v, want writes only", rq.Method, rq.Path, rq.Query)
+				}
+			}
+			if got := f.written(); got != string(want) {
+				t.Errorf("written %q, want %q", got, want)
+			}
+		})
+	}
 }

@@ -98,41 +98,6 @@ func (p *holdProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, resp.Body)
 }
 
-// runCounted is loadAgent.run that also stores in progress how many
-// points it has published so far.
-func (l *loadAgent) runCounted(rate float64, d time.Duration, progress *atomic.Int64) (published, error) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	start := time.Now()
-	var n int64
-	for {
-		el := time.Since(start)
-		if el > d {
-			el = d
-		}
-		due := int64(rate * el.Seconds())
-		if due > n {
-			ts := make([]float64, 0, due-n)
-			seq := make([]any, 0, due-n)
-			x := make([]any, 0, due-n)
-			for i := n; i < due; i++ {
-				ts = append(ts, loadT0+float64(i)*loadDT)
-				seq = append(seq, i)
-				x = append(x, float64(i)/2)
-			}
-			if err := l.feed.PublishBlock("b", ts, map[string]any{"seq": seq, "x": x}); err != nil {
-				return published{n}, fmt.Errorf("%s: publish seq %d..%d: %w", l.addr, n, due-1, err)
-			}
-			n = due
-			progress.Store(n)
-		}
-		if el >= d {
-			return published{n}, nil
-		}
-		<-tick.C
-	}
-}
-
 // outputEntry returns the entry of output name in the session data's
 // "outputs" (nil if none).
 func outputEntry(d map[string]any, name string) map[string]any {
@@ -273,22 +238,7 @@ func TestFanOutFault(t *testing.T) {
 	}
 	loads := []*loadAgent{startLoadAgent(t, r, "fan1"), startLoadAgent(t, r, "fan2")}
 
-	results := make([]published, len(loads))
-	errs := make([]error, len(loads))
-	progress := make([]atomic.Int64, len(loads))
-	var wg sync.WaitGroup
-	for i, l := range loads {
-		wg.Go(func() { results[i], errs[i] = l.runCounted(rate/float64(len(loads)), total, &progress[i]) })
-	}
-	publishing := make(chan struct{})
-	go func() { wg.Wait(); close(publishing) }()
-	t.Cleanup(func() {
-		select {
-		case <-publishing:
-		case <-time.After(total + time.Minute):
-			t.Errorf("publishing did not end")
-		}
-	})
+	lr := startLoadRun(t, loads, rate, total)
 
 	// probe checks that the points published so far are in influxd within
 	// latencyBound and returns how long they took.
@@ -296,7 +246,7 @@ func TestFanOutFault(t *testing.T) {
 		t.Helper()
 		marks := make([]int64, len(loads))
 		for i := range loads {
-			marks[i] = progress[i].Load()
+			marks[i] = lr.progress[i].Load()
 		}
 		start := time.Now()
 		for i, l := range loads {
@@ -316,11 +266,7 @@ func TestFanOutFault(t *testing.T) {
 		return time.Since(start)
 	}
 
-	select {
-	case <-time.After(outageAt):
-	case <-publishing:
-		t.Fatal("publishing ended before the outage")
-	}
+	lr.sleep(t, outageAt, "before the outage")
 	before := probe("before the outage")
 
 	// VictoriaMetrics down: writes held, what it acknowledged persisted,
@@ -353,11 +299,7 @@ func TestFanOutFault(t *testing.T) {
 	// influxd's latency while VictoriaMetrics is down.
 	var during []time.Duration
 	for len(during) < 2 || time.Until(outageEnd) > latencyBound+time.Second {
-		select {
-		case <-publishing:
-			t.Fatal("publishing ended during the outage")
-		case <-time.After(time.Second):
-		}
+		lr.sleep(t, time.Second, "during the outage")
 		during = append(during, probe(fmt.Sprintf("VictoriaMetrics down, probe %d", len(during)+1)))
 		if len(during) >= 20 {
 			break
@@ -370,26 +312,11 @@ func TestFanOutFault(t *testing.T) {
 		t.Errorf("vm output connected while VictoriaMetrics is down: %v", outputEntry(d, "vm"))
 	}
 
-	if d := time.Until(outageEnd); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-publishing:
-			t.Fatal("publishing ended during the outage")
-		}
-	}
+	lr.sleep(t, time.Until(outageEnd), "during the outage")
 	if err := vm.Resume(t.Context()); err != nil {
 		t.Fatalf("resume victoria-metrics: %v", err)
 	}
-	select {
-	case <-publishing:
-	case <-time.After(total + time.Minute):
-		t.Fatal("publishing did not end")
-	}
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("load%d: %v", i+1, err)
-		}
-	}
+	results := lr.wait(t)
 
 	for i, l := range loads {
 		checkLoad(t, srv, db, l.addr, results[i], 30*time.Second)

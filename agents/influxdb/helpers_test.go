@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,25 +261,34 @@ type source struct {
 
 func startSource(t *testing.T, r *router.Router) *source {
 	t.Helper()
+	a, fs := startGoAgent(t, r, srcID, "SourceAgent",
+		agents.FeedSpec{Name: "temps", Record: true},
+		agents.FeedSpec{Name: "excluded", Record: true, AggParams: map[string]any{"exclude_influx": true}},
+		agents.FeedSpec{Name: "notrec"})
+	return &source{a: a, temps: fs["temps"], excluded: fs["excluded"], other: fs["notrec"]}
+}
+
+// startGoAgent starts a Go agent <testRoot>.<id> of class class with the
+// feeds of specs (by name in the map it returns) and its heartbeat off; it
+// returns once the agent is registered and stops when the test ends.
+func startGoAgent(t *testing.T, r *router.Router, id, class string, specs ...agents.FeedSpec) (*agents.Agent, map[string]*agents.Feed) {
+	t.Helper()
 	a, err := agents.New(agents.Config{
-		AddressRoot: testRoot, InstanceID: srcID, AgentClass: "SourceAgent",
+		AddressRoot: testRoot, InstanceID: id, AgentClass: class,
 		URL: r.WSURL(), Realm: r.Realm(), ResponseTimeout: 3 * time.Second, Logger: newLogger(io.Discard),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.SetHeartbeat(false)
-	s := &source{a: a}
-	feed := func(spec agents.FeedSpec) *agents.Feed {
+	fs := map[string]*agents.Feed{}
+	for _, spec := range specs {
 		f, err := a.RegisterFeed(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return f
+		fs[spec.Name] = f
 	}
-	s.temps = feed(agents.FeedSpec{Name: "temps", Record: true})
-	s.excluded = feed(agents.FeedSpec{Name: "excluded", Record: true, AggParams: map[string]any{"exclude_influx": true}})
-	s.other = feed(agents.FeedSpec{Name: "notrec"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -287,19 +297,150 @@ func startSource(t *testing.T, r *router.Router) *source {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("source Run: %v", err)
+				t.Errorf("%s Run: %v", id, err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Errorf("source Run did not return")
+			t.Errorf("%s Run did not return", id)
 		}
 	})
-	c := &ocsclient.HTTP{URL: r.CallURL(), Address: srcAddr, Client: &http.Client{Timeout: 5 * time.Second}}
+	c := &ocsclient.HTTP{URL: r.CallURL(), Address: a.Address(), Client: &http.Client{Timeout: 5 * time.Second}}
 	t.Cleanup(c.Client.CloseIdleConnections)
-	waitFor(t, 10*time.Second, "source registered", func() bool {
+	waitFor(t, 10*time.Second, id+" registered", func() bool {
 		_, err := c.GetAPI(t.Context())
 		return err == nil
 	})
-	return s
+	return a, fs
+}
+
+// loadFeed is the recorded feed of a loadAgent.
+const loadFeed = "load"
+
+// loadT0 is the time of seq 0 of a loadAgent; seq n is at loadT0 + n*loadDT.
+const (
+	loadT0 = 1795294463.0
+	loadDT = 1e-4
+)
+
+// loadAgent is a Go agent publishing, on its recorded feed "load", points
+// with fields seq (integer, 0, 1, 2, ...) and x (float, seq/2), at a
+// steady rate.
+type loadAgent struct {
+	addr string
+	feed *agents.Feed
+}
+
+// published is what a loadAgent published: n points, seq 0..n-1.
+type published struct{ n int64 }
+
+func (p published) seqSum() int64 { return p.n * (p.n - 1) / 2 }
+
+func startLoadAgent(t *testing.T, r *router.Router, id string) *loadAgent {
+	t.Helper()
+	a, fs := startGoAgent(t, r, id, "LoadAgent", agents.FeedSpec{Name: loadFeed, Record: true})
+	return &loadAgent{addr: a.Address(), feed: fs[loadFeed]}
+}
+
+// run publishes rate points per second for d, in a block every 10 ms, seq
+// from 0, and stores in progress how many points it has published so far.
+// It returns what it published; a failed publish ends it.
+func (l *loadAgent) run(rate float64, d time.Duration, progress *atomic.Int64) (published, error) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	var n int64
+	for {
+		el := time.Since(start)
+		if el > d {
+			el = d
+		}
+		due := int64(rate * el.Seconds())
+		if due > n {
+			ts := make([]float64, 0, due-n)
+			seq := make([]any, 0, due-n)
+			x := make([]any, 0, due-n)
+			for i := n; i < due; i++ {
+				ts = append(ts, loadT0+float64(i)*loadDT)
+				seq = append(seq, i)
+				x = append(x, float64(i)/2)
+			}
+			if err := l.feed.PublishBlock("b", ts, map[string]any{"seq": seq, "x": x}); err != nil {
+				return published{n}, fmt.Errorf("%s: publish seq %d..%d: %w", l.addr, n, due-1, err)
+			}
+			n = due
+			progress.Store(n)
+		}
+		if el >= d {
+			return published{n}, nil
+		}
+		<-tick.C
+	}
+}
+
+// loadRun is load agents publishing at the same time, together rate points
+// per second for total (loadAgent.run).
+type loadRun struct {
+	total    time.Duration
+	results  []published
+	errs     []error
+	progress []atomic.Int64 // points published so far, by agent
+	done     chan struct{}  // closed when every agent has returned
+}
+
+// startLoadRun starts loads publishing; the test's cleanup waits until
+// they have returned.
+func startLoadRun(t *testing.T, loads []*loadAgent, rate float64, total time.Duration) *loadRun {
+	t.Helper()
+	lr := &loadRun{
+		total:    total,
+		results:  make([]published, len(loads)),
+		errs:     make([]error, len(loads)),
+		progress: make([]atomic.Int64, len(loads)),
+		done:     make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	for i, l := range loads {
+		wg.Go(func() { lr.results[i], lr.errs[i] = l.run(rate/float64(len(loads)), total, &lr.progress[i]) })
+	}
+	go func() { wg.Wait(); close(lr.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-lr.done:
+		case <-time.After(total + time.Minute):
+			t.Errorf("publishing did not end")
+		}
+	})
+	return lr
+}
+
+// sleep waits for d (if d > 0), failing the test if publishing ends
+// meanwhile ("publishing ended " + when).
+func (lr *loadRun) sleep(t *testing.T, d time.Duration, when string) {
+	t.Helper()
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-lr.done:
+		t.Fatal("publishing ended " + when)
+	}
+}
+
+// wait waits until publishing has ended, fails the test if a publish
+// failed, and returns what each agent published.
+func (lr *loadRun) wait(t *testing.T) []published {
+	t.Helper()
+	select {
+	case <-lr.done:
+	case <-time.After(lr.total + time.Minute):
+		t.Fatal("publishing did not end")
+	}
+	for i, err := range lr.errs {
+		if err != nil {
+			t.Fatalf("load%d: %v", i+1, err)
+		}
+	}
+	return lr.results
 }
 
 // sample is one published sample of the temps feed, with every value type.

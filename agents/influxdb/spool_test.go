@@ -4,113 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/ocsflux/ocsflux/agents"
 	ocsclient "github.com/ocsflux/ocsflux/agents/client"
-	"github.com/ocsflux/ocsflux/agents/router"
 	"github.com/ocsflux/ocsflux/internal/influxtest"
 )
-
-// loadFeed is the recorded feed of a loadAgent.
-const loadFeed = "load"
-
-// loadT0 is the time of seq 0 of a loadAgent; seq n is at loadT0 + n*loadDT.
-const (
-	loadT0 = 1795294463.0
-	loadDT = 1e-4
-)
-
-// loadAgent is a Go agent publishing, on its recorded feed "load", points
-// with fields seq (integer, 0, 1, 2, ...) and x (float, seq/2), at a
-// steady rate.
-type loadAgent struct {
-	addr string
-	feed *agents.Feed
-}
-
-// published is what a loadAgent published: n points, seq 0..n-1.
-type published struct{ n int64 }
-
-func (p published) seqSum() int64 { return p.n * (p.n - 1) / 2 }
-
-func startLoadAgent(t *testing.T, r *router.Router, id string) *loadAgent {
-	t.Helper()
-	a, err := agents.New(agents.Config{
-		AddressRoot: testRoot, InstanceID: id, AgentClass: "LoadAgent",
-		URL: r.WSURL(), Realm: r.Realm(), ResponseTimeout: 3 * time.Second, Logger: newLogger(io.Discard),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.SetHeartbeat(false)
-	f, err := a.RegisterFeed(agents.FeedSpec{Name: loadFeed, Record: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s Run: %v", id, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s Run did not return", id)
-		}
-	})
-	c := &ocsclient.HTTP{URL: r.CallURL(), Address: a.Address(), Client: &http.Client{Timeout: 5 * time.Second}}
-	t.Cleanup(c.Client.CloseIdleConnections)
-	waitFor(t, 10*time.Second, id+" registered", func() bool {
-		_, err := c.GetAPI(t.Context())
-		return err == nil
-	})
-	return &loadAgent{addr: a.Address(), feed: f}
-}
-
-// run publishes rate points per second for d, in a block every 10 ms, seq
-// from 0. It returns what it published; a failed publish ends it.
-func (l *loadAgent) run(rate float64, d time.Duration) (published, error) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	start := time.Now()
-	var n int64
-	for {
-		el := time.Since(start)
-		if el > d {
-			el = d
-		}
-		due := int64(rate * el.Seconds())
-		if due > n {
-			ts := make([]float64, 0, due-n)
-			seq := make([]any, 0, due-n)
-			x := make([]any, 0, due-n)
-			for i := n; i < due; i++ {
-				ts = append(ts, loadT0+float64(i)*loadDT)
-				seq = append(seq, i)
-				x = append(x, float64(i)/2)
-			}
-			if err := l.feed.PublishBlock("b", ts, map[string]any{"seq": seq, "x": x}); err != nil {
-				return published{n}, fmt.Errorf("%s: publish seq %d..%d: %w", l.addr, n, due-1, err)
-			}
-			n = due
-		}
-		if el >= d {
-			return published{n}, nil
-		}
-		<-tick.C
-	}
-}
 
 // loadCounts returns count(seq), sum(seq) and sum(x) of a load agent's
 // points in InfluxDB (zeros when there are none).
@@ -211,24 +113,8 @@ func TestOutageNoDataLoss(t *testing.T) {
 	ia.waitRecording(t)
 	loads := []*loadAgent{startLoadAgent(t, r, "load1"), startLoadAgent(t, r, "load2")}
 
-	results := make([]published, len(loads))
-	errs := make([]error, len(loads))
-	var wg sync.WaitGroup
-	for i, l := range loads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = l.run(rate/float64(len(loads)), total)
-		}()
-	}
-	publishing := make(chan struct{})
-	go func() { wg.Wait(); close(publishing) }()
-
-	select {
-	case <-time.After(outageAt):
-	case <-publishing:
-		t.Fatal("publishing ended before the outage")
-	}
+	lr := startLoadRun(t, loads, rate, total)
+	lr.sleep(t, outageAt, "before the outage")
 	srv.Kill()
 	outageEnd := time.Now().Add(outage)
 	var spooled map[string]any
@@ -251,26 +137,11 @@ func TestOutageNoDataLoss(t *testing.T) {
 	if ts, _ := spooled["spool_oldest_s"].(float64); ts < loadT0 {
 		t.Errorf("spool_oldest_s %v while spooling", spooled["spool_oldest_s"])
 	}
-	if d := time.Until(outageEnd); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-publishing:
-			t.Fatal("publishing ended during the outage")
-		}
-	}
+	lr.sleep(t, time.Until(outageEnd), "during the outage")
 	if err := srv.Resume(t.Context()); err != nil {
 		t.Fatalf("resume influxd: %v", err)
 	}
-	select {
-	case <-publishing:
-	case <-time.After(total + time.Minute):
-		t.Fatal("publishing did not end")
-	}
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("load%d: %v", i+1, err)
-		}
-	}
+	results := lr.wait(t)
 
 	for i, l := range loads {
 		checkLoad(t, srv, db, l.addr, results[i], 30*time.Second+outage)

@@ -2,7 +2,6 @@ package influxdb_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -59,42 +58,11 @@ func (e *testEnv) unset(k string) {
 // off; it stops when the test ends.
 func startFeedsAgent(t *testing.T, r *router.Router, id string, names ...string) map[string]*agents.Feed {
 	t.Helper()
-	a, err := agents.New(agents.Config{
-		AddressRoot: testRoot, InstanceID: id, AgentClass: "FeedsAgent",
-		URL: r.WSURL(), Realm: r.Realm(), ResponseTimeout: 3 * time.Second, Logger: newLogger(io.Discard),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.SetHeartbeat(false)
-	fs := map[string]*agents.Feed{}
+	var specs []agents.FeedSpec
 	for _, n := range names {
-		f, err := a.RegisterFeed(agents.FeedSpec{Name: n, Record: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fs[n] = f
+		specs = append(specs, agents.FeedSpec{Name: n, Record: true})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s Run: %v", id, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s Run did not return", id)
-		}
-	})
-	c := &ocsclient.HTTP{URL: r.CallURL(), Address: a.Address(), Client: &http.Client{Timeout: 5 * time.Second}}
-	t.Cleanup(c.Client.CloseIdleConnections)
-	waitFor(t, 10*time.Second, id+" registered", func() bool {
-		_, err := c.GetAPI(t.Context())
-		return err == nil
-	})
+	_, fs := startGoAgent(t, r, id, "FeedsAgent", specs...)
 	return fs
 }
 

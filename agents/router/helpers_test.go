@@ -141,20 +141,13 @@ type rawPeer struct {
 
 func dialRaw(t testing.TB, r *router.Router, protocols ...string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: protocols, HandshakeTimeout: 10 * time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, resp, err := d.DialContext(ctx, r.WSURL(), nil)
-	if err == nil {
-		t.Cleanup(func() { _ = conn.Close() })
-	}
-	return conn, resp, err
+	return dialHeader(t, r, nil, protocols...)
 }
 
-// dialHeader dials with a hand-made request header.
-func dialHeader(t testing.TB, r *router.Router, hdr http.Header) (*websocket.Conn, *http.Response, error) {
+// dialHeader dials with a hand-made request header, offering protocols.
+func dialHeader(t testing.TB, r *router.Router, hdr http.Header, protocols ...string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{Subprotocols: protocols, HandshakeTimeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, resp, err := d.DialContext(ctx, r.WSURL(), hdr)
@@ -222,7 +215,19 @@ func postCall(t testing.TB, url, body string) (int, http.Header, string) {
 	return doHTTP(t, http.MethodPost, url, "", body)
 }
 
+// doHTTP sends one request, with a Content-Type header unless
+// contentType is "".
 func doHTTP(t testing.TB, method, url, contentType, body string) (int, http.Header, string) {
+	t.Helper()
+	var hdr http.Header
+	if contentType != "" {
+		hdr = http.Header{"Content-Type": {contentType}}
+	}
+	return doRequest(t, method, url, hdr, body)
+}
+
+// doRequest sends one request with the given header lines.
+func doRequest(t testing.TB, method, url string, hdr http.Header, body string) (int, http.Header, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -230,8 +235,10 @@ func doHTTP(t testing.TB, method, url, contentType, body string) (int, http.Head
 	if err != nil {
 		t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -2,13 +2,11 @@ package router_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -23,32 +21,6 @@ const (
 	ocsWeb = "http://ocs-web.example:8080" // the allowed origin in these tests
 	evil   = "http://evil.example"
 )
-
-// doRequest sends one request with the given header lines.
-func doRequest(t testing.TB, method, url string, hdr http.Header, body string) (int, http.Header, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range hdr {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read reply: %v", err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
 
 // countingCallee registers procedure on a WebSocket session and counts
 // its invocations.
@@ -71,6 +43,18 @@ func wantErrorTriple(t testing.TB, what, reply string) {
 	if e, _ := m["error"].(string); e == "" || !reflect.DeepEqual(m["args"], []any{}) || !reflect.DeepEqual(m["kwargs"], map[string]any{}) {
 		t.Errorf("%s: body %s, want error text with empty args and kwargs", what, reply)
 	}
+}
+
+// wantRefused checks a refused call: status want and the bridge's error
+// body (wantErrorTriple). It reports whether the status was want.
+func wantRefused(t testing.TB, what string, st, want int, reply string) bool {
+	t.Helper()
+	if st != want {
+		t.Errorf("%s: status %d, want %d (%s)", what, st, want, reply)
+		return false
+	}
+	wantErrorTriple(t, what, reply)
+	return true
 }
 
 // noCredentials fails if hdr allows credentials, which the router never
@@ -108,11 +92,9 @@ func TestBridgeRefusesForeignOrigin(t *testing.T) {
 	}
 	for _, c := range refused {
 		st, hdr, reply := doRequest(t, c.method, r.CallURL(), c.hdr, body)
-		if st != http.StatusForbidden {
-			t.Errorf("%s: status %d, want 403 (%s)", c.name, st, reply)
+		if !wantRefused(t, c.name, st, http.StatusForbidden, reply) {
 			continue
 		}
-		wantErrorTriple(t, c.name, reply)
 		if v := hdr.Get("Access-Control-Allow-Origin"); v != "" {
 			t.Errorf("%s: Access-Control-Allow-Origin %q", c.name, v)
 		}
@@ -189,11 +171,9 @@ func TestBridgeRequiresJSONContentType(t *testing.T) {
 	}
 	for _, c := range cases {
 		st, _, reply := doRequest(t, http.MethodPost, r.CallURL(), c.hdr, body)
-		if st != http.StatusUnsupportedMediaType {
-			t.Errorf("%s: status %d, want 415 (%s)", c.name, st, reply)
+		if !wantRefused(t, c.name, st, http.StatusUnsupportedMediaType, reply) {
 			continue
 		}
-		wantErrorTriple(t, c.name, reply)
 		if !strings.Contains(reply, "application/json") {
 			t.Errorf("%s: the error does not say what is wanted: %s", c.name, reply)
 		}
@@ -214,11 +194,7 @@ func TestBridgePreflight(t *testing.T) {
 	}
 
 	st, hdr, reply := doRequest(t, http.MethodOptions, r.CallURL(), preflight(evil), "")
-	if st != http.StatusForbidden {
-		t.Errorf("preflight from %s: status %d, want 403", evil, st)
-	} else {
-		wantErrorTriple(t, "evil preflight", reply)
-	}
+	wantRefused(t, "preflight from "+evil, st, http.StatusForbidden, reply)
 	for _, h := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers"} {
 		if v := hdr.Get(h); v != "" {
 			t.Errorf("preflight from %s: %s %q", evil, h, v)
@@ -253,14 +229,7 @@ func dialOrigin(t testing.TB, r *router.Router, origin string) (*websocket.Conn,
 	if origin != "" {
 		hdr.Set("Origin", origin)
 	}
-	d := websocket.Dialer{Subprotocols: []string{router.ProtocolJSON}, HandshakeTimeout: 10 * time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, resp, err := d.DialContext(ctx, r.WSURL(), hdr)
-	if err == nil {
-		t.Cleanup(func() { _ = conn.Close() })
-	}
-	return conn, resp, err
+	return dialHeader(t, r, hdr, router.ProtocolJSON)
 }
 
 // TestWebSocketOrigin: a WebSocket handshake from a web page whose origin
