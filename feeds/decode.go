@@ -31,8 +31,10 @@ import (
 // Problems naming agent, feed, block and field:
 //
 //   - a message or block that is not an object, a block without a string
-//     block_name equal to its key, or without a timestamps list or a data
-//     object: that block (or the message);
+//     block_name equal to its key, or without a timestamps list (or a
+//     single timestamp) or a data object: that block (or the message);
+//   - a block whose influxdb_tags are not null and break OCS's rules (see
+//     below): that block;
 //   - a field whose name breaks OCS's rules (VerifyFieldName) or whose
 //     values are not a list: that field;
 //   - a value that is null, a list, an object, binary, a non-finite float or
@@ -44,6 +46,27 @@ import (
 //   - a timestamp that is not a number, NaN, or whose nanoseconds t·1e9 do
 //     not fit int64 (±Inf, huge): that sample;
 //   - a sample left with no value in any field: that sample.
+//
+// A block may carry a single sample as OCS v0.12.1 (PR #466) formats it:
+// "timestamp" (one number) instead of "timestamps", and each data value
+// itself instead of a list. It is read as the one-sample block
+// {"timestamps": [timestamp], "data": {field: [value]}} would be, exactly
+// as OCS converts it: "timestamp" wins over "timestamps" when a block has
+// both, and a data value that is a list is a (rejected) list value.
+//
+// A block may carry influxdb_tags (OCS v0.12.1, PR #467): an object
+// mapping each data key to its tag set, an object of tags plus the key
+// '_field', the InfluxDB field key of that data key. null means none (OCS
+// v0.12.1 agents send null). The block is dropped, with a Problem naming
+// the offending data key or tag set, when influxdb_tags or a tag set is
+// not an object, a tag set has no '_field' or a data key (of a valid name)
+// has no tag set (the checks of OCS's Feed.verify_influxdb_tags), a tag
+// value or '_field' is null, a list, an object or binary (Python would
+// write its repr, or "None"), a tag key is feed, address_root or
+// instance_id (the publisher's own tags), or feed_info has no agent_class
+// or an agent_address without a '.' (OCS's publisher crashes on those).
+// Other tag values are converted to text as Python's str() does: strings
+// as they are, ints in decimal, floats as repr, bools as True and False.
 //
 // So every returned block has samples, every field has one Value per
 // timestamp (KindInvalid marks an absent value), and every timestamp t gives
@@ -71,7 +94,7 @@ func DecodeEvent(args []any, kwargs map[string]any) (Message, []Problem, error) 
 	if !info.Recordable() {
 		return m, nil, nil
 	}
-	d := decoder{agent: info.AgentAddress, feed: info.FeedName}
+	d := decoder{agent: info.AgentAddress, feed: info.FeedName, class: info.AgentClass}
 	m.Blocks = d.message(pair[0])
 	return m, d.problems, nil
 }
@@ -79,6 +102,7 @@ func DecodeEvent(args []any, kwargs map[string]any) (Message, []Problem, error) 
 // decoder collects the problems of one recorded message.
 type decoder struct {
 	agent, feed string
+	class       *string // feed_info agent_class, the measurement of tagged blocks
 	problems    []Problem
 }
 
@@ -151,10 +175,26 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 	}
 	tsRaw, hasTS := lookup(v, "timestamps")
 	tsList, tsOK := asList(tsRaw)
+	bn, hasName := lookup(v, "block_name")
+	dataRaw, hasData := lookup(v, "data")
+	// The keys of OCS v0.12.1 (looked up only when the block has keys
+	// beyond those three): a single sample, "timestamp" replacing
+	// "timestamps" and every data value wrapped in a one-element list
+	// (PR #466); influxdb_tags (PR #467).
+	var oneTS, one [1]any
+	single := false
+	var tagsRaw any
+	if objectLen(v) > count(hasTS, hasName, hasData) {
+		if t, ok := lookup(v, "timestamp"); ok {
+			single, hasTS, tsOK = true, true, true
+			oneTS[0] = t
+			tsList = oneTS[:]
+		}
+		tagsRaw, _ = lookup(v, "influxdb_tags")
+	}
 	nt := len(tsList)
-	bn, ok := lookup(v, "block_name")
 	switch {
-	case !ok:
+	case !hasName:
 		d.dropBlock(name, "block has no block_name", nt)
 		return Block{}, false
 	case !isString(bn):
@@ -170,8 +210,7 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 		d.dropBlockValue(name, "timestamps is "+typeName(tsRaw)+", want a list", tsRaw, 0)
 		return Block{}, false
 	}
-	dataRaw, ok := lookup(v, "data")
-	if !ok {
+	if !hasData {
 		d.dropBlock(name, "block has no data", nt)
 		return Block{}, false
 	}
@@ -180,6 +219,10 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 	fms, ok := members(dataRaw, buf[:0], idx[:])
 	if !ok {
 		d.dropBlockValue(name, "data is "+typeName(dataRaw)+", want an object", dataRaw, nt)
+		return Block{}, false
+	}
+	tagged := tagsRaw != nil
+	if tagged && !d.checkTags(name, tagsRaw, fms, nt) {
 		return Block{}, false
 	}
 
@@ -207,7 +250,7 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 	if ncols*nt > sparseCells {
 		present, full := 0, 0
 		for k := range ncols {
-			if list, ok := asList(fms.at(k).val); ok {
+			if list, ok := fieldList(fms.at(k).val, single, &one); ok {
 				present += min(len(list), nt)
 				if len(list) >= nt {
 					full++
@@ -221,6 +264,10 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 
 	// Fields: one []Value for the whole block, carved per field.
 	fields := make([]Field, 0, ncols)
+	var sets []TagSet
+	if tagged {
+		sets = make([]TagSet, 0, ncols)
+	}
 	values := make([]Value, ncols*nt)
 	holes := false
 	for k := range fms.len() {
@@ -230,7 +277,7 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 				Reason: "invalid field name: " + err.Error()})
 			continue
 		}
-		list, ok := asList(fm.val)
+		list, ok := fieldList(fm.val, single, &one)
 		if !ok {
 			d.noteValue(Problem{Block: name, Field: fm.key, Scope: ScopeField, Index: -1, Count: 1,
 				Reason: "values are " + typeName(fm.val) + ", want a list"}, fm.val, true)
@@ -247,6 +294,10 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 			holes = true
 		}
 		fields = append(fields, Field{Name: fm.key, Values: vals})
+		if tagged {
+			set, _ := lookup(tagsRaw, fm.key)
+			sets = append(sets, fieldTags(set))
+		}
 	}
 
 	// Samples without any value cannot become points.
@@ -272,7 +323,29 @@ func (d *decoder) block(name string, v any) (Block, bool) {
 	if len(ts) == 0 {
 		return Block{}, false
 	}
-	return Block{Name: name, Timestamps: ts, Fields: fields}, true
+	return Block{Name: name, Timestamps: ts, Fields: fields, Tags: sets}, true
+}
+
+// count returns how many of bs are true.
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// fieldList returns a field's values as a list: v itself, or for a single
+// sample block v wrapped in one (in *one, which the caller reads before
+// the next call).
+func fieldList(v any, single bool, one *[1]any) ([]any, bool) {
+	if single {
+		one[0] = v
+		return one[:], true
+	}
+	return asList(v)
 }
 
 // sparseCells is the block size (fields × samples) from which blocks made

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gammazero/nexus/v3/wamp"
@@ -36,6 +37,7 @@ type MsgpackFeedDecoder struct {
 	info    Info   // its decoding
 	blocks  names  // block names seen
 	fields  names  // field names seen that VerifyFieldName accepts
+	tags    names  // tag keys and values (as text) seen
 }
 
 // names shares the strings of names seen before: a name costs an
@@ -58,6 +60,16 @@ func (n *names) add(s string) {
 		n.m = make(map[string]string)
 	}
 	n.m[s] = s
+}
+
+// intern returns p as a string, shared with the earlier ones.
+func (n *names) intern(p []byte) string {
+	if s, ok := n.get(p); ok {
+		return s
+	}
+	s := string(p)
+	n.add(s)
+	return s
 }
 
 // Decode decodes data, the payload of one "wamp.2.msgpack" WebSocket
@@ -125,7 +137,7 @@ func (fd *MsgpackFeedDecoder) Decode(data []byte) (m Message, ok bool) {
 		return m, true
 	}
 	md := mpDecoder{b: data, i: msgAt}
-	if m.Blocks, ok = md.feedMessage(fd); !ok {
+	if m.Blocks, ok = md.feedMessage(fd, &m.Info); !ok {
 		return Message{}, false
 	}
 	return m, true
@@ -346,7 +358,7 @@ func (d *mpDecoder) feedInfo() (Info, bool) {
 
 // feedMessage decodes a recorded message (read at depth 2) into its blocks
 // in name order, declining anything decoder.message would report.
-func (d *mpDecoder) feedMessage(fd *MsgpackFeedDecoder) ([]Block, bool) {
+func (d *mpDecoder) feedMessage(fd *MsgpackFeedDecoder, info *Info) ([]Block, bool) {
 	n, ok := d.mapLen()
 	if !ok || 2*n > len(d.b)-d.i {
 		return nil, false
@@ -360,7 +372,7 @@ func (d *mpDecoder) feedMessage(fd *MsgpackFeedDecoder) ([]Block, bool) {
 		if !ok {
 			return nil, false
 		}
-		b, keep, ok := d.feedBlock(fd, key)
+		b, keep, ok := d.feedBlock(fd, info, key)
 		if !ok {
 			return nil, false
 		}
@@ -394,19 +406,25 @@ const (
 	blockName = 1 << iota
 	blockTimestamps
 	blockData
+	blockTimestamp
+	blockInfluxTags
 )
 
 // feedBlock decodes one block (read at depth 3) whose key is key. keep is
 // false for a block without samples (DecodeEvent leaves it out silently).
-func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep, ok bool) {
+func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, info *Info, key []byte) (b Block, keep, ok bool) {
 	n, ok := d.mapLen()
 	if !ok || 2*n > len(d.b)-d.i {
 		return Block{}, false, false
 	}
 	seen := 0
 	var ts []float64
+	tsBad := false // timestamps that DecodeEvent would report, unless there is a timestamp
+	var single float64
 	var fields []Field
 	nv := -1 // values per field, -1 for no field
+	scalar := false
+	var tags blockTags
 	for range n {
 		k, ok := d.keyBytes()
 		if !ok {
@@ -422,10 +440,28 @@ func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep
 			}
 		case "timestamps":
 			bit = blockTimestamps
-			ts, ok = d.timestamps()
+			at := d.i
+			if ts, ok = d.timestamps(); !ok {
+				// Ignored when the block has a timestamp.
+				d.i, ts, tsBad = at, nil, true
+				ok = d.skip(4)
+			}
+		case "timestamp":
+			bit = blockTimestamp
+			if single, ok = d.number(); ok {
+				p := single * 1e9
+				ok = p > -maxNanos && p < maxNanos // NaN too
+			}
 		case "data":
 			bit = blockData
-			fields, nv, ok = d.fields(fd)
+			fields, nv, scalar, ok = d.fields(fd)
+		case "influxdb_tags":
+			bit = blockInfluxTags
+			if d.peek() == 0xc0 {
+				d.i++ // null: no tags
+			} else {
+				ok = d.tagSets(fd, &tags)
+			}
 		default:
 			ok = d.skip(4)
 		}
@@ -434,13 +470,27 @@ func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep
 		}
 		seen |= bit
 	}
-	if seen != blockName|blockTimestamps|blockData {
+	if seen&(blockName|blockData) != blockName|blockData {
 		return Block{}, false, false
 	}
-	// Every field has as many values as timestamps, and there is a field
-	// unless there is no timestamp.
-	if nv != len(ts) && (nv >= 0 || len(ts) > 0) {
-		return Block{}, false, false
+	if seen&blockTimestamp != 0 {
+		// A single sample: every data value a scalar, and a field at least.
+		if !scalar || len(fields) == 0 {
+			return Block{}, false, false
+		}
+		ts = []float64{single}
+	} else {
+		// Every field has as many values as timestamps, and there is a
+		// field unless there is no timestamp.
+		if seen&blockTimestamps == 0 || tsBad || scalar || nv != len(ts) && (nv >= 0 || len(ts) > 0) {
+			return Block{}, false, false
+		}
+	}
+	var sets []TagSet
+	if tags.tagged {
+		if sets, ok = tags.attach(info, fields); !ok {
+			return Block{}, false, false
+		}
 	}
 	if len(ts) == 0 {
 		return Block{}, false, true
@@ -450,7 +500,7 @@ func (d *mpDecoder) feedBlock(fd *MsgpackFeedDecoder, key []byte) (b Block, keep
 		name = string(key)
 		fd.blocks.add(name)
 	}
-	return Block{Name: name, Timestamps: ts, Fields: fields}, true, true
+	return Block{Name: name, Timestamps: ts, Fields: fields, Tags: sets}, true, true
 }
 
 // timestamps decodes a block's timestamps (read at depth 4), declining
@@ -516,19 +566,27 @@ func (d *mpDecoder) number() (float64, bool) {
 	return 0, false
 }
 
+// isArray reports whether the next value is an array.
+func (d *mpDecoder) isArray() bool {
+	c := d.peek()
+	return c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd
+}
+
 // fields decodes a block's data (read at depth 4) into fields in name
 // order, each with nv values (-1 when there is no field), declining
 // anything decoder.block would report whatever the timestamps: a bad field
 // name, values that are not a list of storable values, lists of different
 // lengths (one of them cannot match the timestamps), duplicate names. The
-// caller checks nv against the timestamps.
-func (d *mpDecoder) fields(fd *MsgpackFeedDecoder) (fields []Field, nv int, ok bool) {
+// caller checks nv against the timestamps. The values may instead all be
+// single storable values (scalar, nv 1), which only a block with a
+// timestamp accepts; a mix of lists and single values is declined.
+func (d *mpDecoder) fields(fd *MsgpackFeedDecoder) (fields []Field, nv int, scalar, ok bool) {
 	n, ok := d.mapLen()
 	if !ok || 2*n > len(d.b)-d.i {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	if n == 0 {
-		return nil, -1, true
+		return nil, -1, false, true
 	}
 	fields = make([]Field, n)
 	var values []Value
@@ -536,31 +594,43 @@ func (d *mpDecoder) fields(fd *MsgpackFeedDecoder) (fields []Field, nv int, ok b
 	for k := range fields {
 		p, ok := d.keyBytes()
 		if !ok {
-			return nil, 0, false
+			return nil, 0, false, false
 		}
 		name, ok := fd.fields.get(p)
 		if !ok {
 			name = string(p)
 			if VerifyFieldName(name) != nil {
-				return nil, 0, false
+				return nil, 0, false, false
 			}
 			fd.fields.add(name)
 		}
+		if k == 0 && !d.isArray() {
+			scalar, nt = true, 1
+			values = make([]Value, n)
+		}
+		if scalar {
+			vals := values[k : k+1 : k+1]
+			if !d.fieldValue(&vals[0]) {
+				return nil, 0, false, false
+			}
+			fields[k] = Field{Name: name, Values: vals}
+			continue
+		}
 		c, ok := d.arrayLen()
 		if !ok || nt >= 0 && c != nt {
-			return nil, 0, false
+			return nil, 0, false, false
 		}
 		if nt < 0 {
 			nt = c
 			if n*nt > len(d.b)-d.i { // each value takes a byte at least
-				return nil, 0, false
+				return nil, 0, false, false
 			}
 			values = make([]Value, n*nt)
 		}
 		vals := values[k*nt : (k+1)*nt : (k+1)*nt]
 		for i := range vals {
 			if !d.fieldValue(&vals[i]) {
-				return nil, 0, false
+				return nil, 0, false, false
 			}
 		}
 		fields[k] = Field{Name: name, Values: vals}
@@ -570,13 +640,201 @@ func (d *mpDecoder) fields(fd *MsgpackFeedDecoder) (fields []Field, nv int, ok b
 			slices.SortFunc(fields, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })
 			for j := 1; j < n; j++ {
 				if fields[j].Name == fields[j-1].Name {
-					return nil, 0, false // duplicate field names
+					return nil, 0, false, false // duplicate field names
 				}
 			}
 			break
 		}
 	}
-	return fields, nt, true
+	return fields, nt, scalar, true
+}
+
+// blockTags is a block's influxdb_tags as tagSets reads them.
+type blockTags struct {
+	tagged bool
+	sets   []mpTagSet // sorted by name
+	tags   []Tag      // of every set, each set's sorted by key
+}
+
+// mpTagSet is the tag set of one data key.
+type mpTagSet struct {
+	name       []byte // the data key, in the event's bytes
+	key        string // its '_field'
+	start, end int    // its tags in blockTags.tags
+}
+
+// tagSets decodes a block's influxdb_tags (read at depth 4, not null) into
+// t, declining anything decoder.checkTags would report (or that DecodeEvent
+// could decode otherwise: duplicate keys).
+func (d *mpDecoder) tagSets(fd *MsgpackFeedDecoder, t *blockTags) bool {
+	n, ok := d.mapLen()
+	if !ok || 2*n > len(d.b)-d.i {
+		return false
+	}
+	t.tagged = true
+	if n == 0 {
+		return true
+	}
+	t.sets = make([]mpTagSet, n)
+	for i := range t.sets {
+		name, ok := d.keyBytes()
+		if !ok {
+			return false
+		}
+		m, ok := d.mapLen()
+		if !ok || 2*m > len(d.b)-d.i {
+			return false
+		}
+		set := mpTagSet{name: name, start: len(t.tags)}
+		hasField := false
+		for range m {
+			k, ok := d.keyBytes()
+			if !ok {
+				return false
+			}
+			v, ok := d.tagValue(fd)
+			if !ok {
+				return false
+			}
+			switch {
+			case string(k) == FieldTag:
+				if hasField {
+					return false // a duplicate key
+				}
+				hasField, set.key = true, v
+			case reservedTag(string(k)):
+				return false
+			default:
+				t.tags = append(t.tags, Tag{Key: fd.tags.intern(k), Value: v})
+			}
+		}
+		if !hasField {
+			return false
+		}
+		set.end = len(t.tags)
+		own := t.tags[set.start:set.end]
+		for j := 1; j < len(own); j++ {
+			if own[j].Key <= own[j-1].Key {
+				slices.SortFunc(own, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+				for j := 1; j < len(own); j++ {
+					if own[j].Key == own[j-1].Key {
+						return false // duplicate tag keys
+					}
+				}
+				break
+			}
+		}
+		t.sets[i] = set
+	}
+	for i := 1; i < n; i++ {
+		if bytes.Compare(t.sets[i].name, t.sets[i-1].name) <= 0 {
+			slices.SortFunc(t.sets, func(a, b mpTagSet) int { return bytes.Compare(a.name, b.name) })
+			for j := 1; j < n; j++ {
+				if bytes.Equal(t.sets[j].name, t.sets[j-1].name) {
+					return false // duplicate data keys
+				}
+			}
+			break
+		}
+	}
+	return true
+}
+
+// attach returns the tag set of each field (sorted by name), declining
+// when one has none or the feed_info cannot name the points (no
+// agent_class, an agent_address without '.'), as decoder.checkTags would
+// report.
+func (t *blockTags) attach(info *Info, fields []Field) ([]TagSet, bool) {
+	if info.AgentClass == nil {
+		return nil, false
+	}
+	if _, _, ok := SplitAgentAddress(info.AgentAddress); !ok {
+		return nil, false
+	}
+	sets := make([]TagSet, len(fields))
+	j := 0
+	for k := range fields {
+		name := fields[k].Name
+		for j < len(t.sets) && string(t.sets[j].name) < name {
+			j++
+		}
+		if j == len(t.sets) || string(t.sets[j].name) != name {
+			return nil, false
+		}
+		s := t.sets[j]
+		sets[k].Field = s.key
+		if s.end > s.start {
+			sets[k].Tags = t.tags[s.start:s.end:s.end]
+		}
+	}
+	return sets, true
+}
+
+// tagValue reads a tag value (or '_field') as text as pyStr converts it,
+// declining any pyStr would reject.
+func (d *mpDecoder) tagValue(fd *MsgpackFeedDecoder) (string, bool) {
+	if d.i >= len(d.b) {
+		return "", false
+	}
+	c := d.b[d.i]
+	d.i++
+	var buf [32]byte
+	var p []byte
+	switch {
+	case c <= 0x7f:
+		p = strconv.AppendInt(buf[:0], int64(c), 10)
+	case c >= 0xe0:
+		p = strconv.AppendInt(buf[:0], int64(int8(c)), 10)
+	case c >= 0xa0 && c <= 0xbf:
+		return d.tagString(fd, int(c&0x1f))
+	case c == 0xc2:
+		return "False", true
+	case c == 0xc3:
+		return "True", true
+	case c == 0xcb:
+		q, ok := d.take(8)
+		if !ok {
+			return "", false
+		}
+		p = AppendFloatRepr(buf[:0], math.Float64frombits(binary.BigEndian.Uint64(q)))
+	case c == 0xca:
+		q, ok := d.take(4)
+		if !ok {
+			return "", false
+		}
+		p = AppendFloatRepr(buf[:0], float64(math.Float32frombits(binary.BigEndian.Uint32(q))))
+	case c >= 0xcc && c <= 0xcf:
+		q, ok := d.take(1 << (c - 0xcc))
+		if !ok {
+			return "", false
+		}
+		p = strconv.AppendUint(buf[:0], bigEndian(q), 10)
+	case c >= 0xd0 && c <= 0xd3:
+		q, ok := d.take(1 << (c - 0xd0))
+		if !ok {
+			return "", false
+		}
+		p = strconv.AppendInt(buf[:0], signExtend(bigEndian(q), len(q)), 10)
+	case c >= 0xd9 && c <= 0xdb:
+		n, ok := d.length(1 << (c - 0xd9))
+		if !ok {
+			return "", false
+		}
+		return d.tagString(fd, n)
+	default:
+		return "", false // null, lists, objects, binary, extension types
+	}
+	return fd.tags.intern(p), true
+}
+
+// tagString reads a string tag value of n bytes; one starting with a NUL
+// byte is WAMP-JSON's binary, which pyStr rejects.
+func (d *mpDecoder) tagString(fd *MsgpackFeedDecoder, n int) (string, bool) {
+	p, ok := d.take(n)
+	if !ok || len(p) > 0 && p[0] == 0 {
+		return "", false
+	}
+	return fd.tags.intern(p), true
 }
 
 // fieldValue reads one value into the zeroed v as toValue converts it,

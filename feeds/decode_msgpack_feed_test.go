@@ -3,10 +3,13 @@ package feeds_test
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gammazero/nexus/v3/transport/serialize"
@@ -37,9 +40,17 @@ func sameMessage(a, b feeds.Message) string {
 	}
 	for i, x := range a.Blocks {
 		y := b.Blocks[i]
-		if x.Name != y.Name || len(x.Timestamps) != len(y.Timestamps) || len(x.Fields) != len(y.Fields) {
-			return fmt.Sprintf("block %d: %q %d timestamps %d fields vs %q %d %d", i,
-				x.Name, len(x.Timestamps), len(x.Fields), y.Name, len(y.Timestamps), len(y.Fields))
+		if x.Name != y.Name || len(x.Timestamps) != len(y.Timestamps) || len(x.Fields) != len(y.Fields) ||
+			(x.Tags == nil) != (y.Tags == nil) || len(x.Tags) != len(y.Tags) {
+			return fmt.Sprintf("block %d: %q %d timestamps %d fields %d tag sets (nil %v) vs %q %d %d %d (nil %v)", i,
+				x.Name, len(x.Timestamps), len(x.Fields), len(x.Tags), x.Tags == nil, y.Name, len(y.Timestamps), len(y.Fields), len(y.Tags), y.Tags == nil)
+		}
+		for k, ts := range x.Tags {
+			us := y.Tags[k]
+			if ts.Field != us.Field || !slices.Equal(ts.Tags, us.Tags) || (ts.Tags == nil) != (us.Tags == nil) {
+				return fmt.Sprintf("block %q tag set %d: %q %q (nil %v) vs %q %q (nil %v)", x.Name, k,
+					ts.Field, ts.Tags, ts.Tags == nil, us.Field, us.Tags, us.Tags == nil)
+			}
 		}
 		for j, t := range x.Timestamps {
 			if math.Float64bits(t) != math.Float64bits(y.Timestamps[j]) {
@@ -247,6 +258,33 @@ func randomFeedTree(rng *rand.Rand, bad int) (args []any, kwargs map[string]any)
 			data[fname] = v
 		}
 		block := map[string]any{"block_name": name, "timestamps": ts, "data": data}
+		if nt == 1 && rng.IntN(3) == 0 {
+			// A single sample (OCS PR #466): "timestamp" and scalar values.
+			single := map[string]any{}
+			for k, v := range data {
+				if l, ok := v.([]any); ok && len(l) == 1 && !odd() {
+					single[k] = l[0]
+				} else {
+					single[k] = v
+				}
+			}
+			data = single
+			block["data"], block["timestamp"] = single, ts[0]
+			switch {
+			case odd():
+				block["timestamps"] = randomTree(rng, 2) // ignored
+			case rng.IntN(3) != 0:
+				delete(block, "timestamps")
+			}
+		}
+		switch rng.IntN(4) {
+		case 0:
+			block["influxdb_tags"] = nil // OCS v0.12.1 without tags
+		case 1, 2:
+			if info["agent_class"] != nil || bad > 0 {
+				block["influxdb_tags"] = randomTags(rng, data, odd)
+			}
+		}
 		if odd() {
 			switch rng.IntN(6) {
 			case 0:
@@ -288,6 +326,52 @@ func randomFeedTree(rng *rand.Rand, bad int) (args []any, kwargs map[string]any)
 	return args, kwargs
 }
 
+// randomTags returns influxdb_tags (OCS PR #467) for the data keys of a
+// block: mostly valid tag sets of every value type, with now and then
+// (odd) each of the things DecodeEvent reports.
+func randomTags(rng *rand.Rand, data map[string]any, odd func() bool) any {
+	if odd() {
+		return []any{[]any{int64(1)}, "x", false, map[string]any{}, randomTree(rng, 3)}[rng.IntN(5)]
+	}
+	value := func() any {
+		if odd() {
+			return []any{nil, []any{}, map[string]any{"a": int64(1)}, "\x00b", randomTree(rng, 2)}[rng.IntN(5)]
+		}
+		return []any{int64(rng.IntN(40)), int64(-7), uint64(1 << 63), 0.5, 2.0, 1e16, math.NaN(), true, false,
+			"temperature", "", "a b,c=d", "é", fmt.Sprintf("ch%d", rng.IntN(100))}[rng.IntN(14)]
+	}
+	tags := map[string]any{}
+	keys := make([]string, 0, len(data)+1)
+	for k := range data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if rng.IntN(4) == 0 {
+		keys = append(keys, "unused")
+	}
+	for _, k := range keys {
+		if odd() {
+			continue // no tag set for k
+		}
+		set := map[string]any{"_field": value()}
+		for range rng.IntN(4) {
+			set[[]string{"channel", "sensor", "unit", "x_y", "_z"}[rng.IntN(5)]] = value()
+		}
+		if odd() {
+			delete(set, "_field")
+		}
+		if odd() {
+			set[[]string{"feed", "address_root", "instance_id"}[rng.IntN(3)]] = "v"
+		}
+		var v any = set
+		if odd() {
+			v = randomTree(rng, 2)
+		}
+		tags[k] = v
+	}
+	return tags
+}
+
 // randomFeedEvent writes the arguments of randomFeedTree in random msgpack
 // encodings, with or without (empty or nil) keyword arguments.
 func randomFeedEvent(w *mpWriter, bad int) []byte {
@@ -315,6 +399,7 @@ func randomFeedEvent(w *mpWriter, bad int) []byte {
 func TestMsgpackFeedDecoderRandomClean(t *testing.T) {
 	w := &mpWriter{rng: rand.New(rand.NewPCG(11, 12))}
 	var fd feeds.MsgpackFeedDecoder
+	tagged, tags := 0, 0
 	for i := range 3000 {
 		raw := randomFeedEvent(w, 0)
 		if !checkFeedDecoder(t, &fd, raw) {
@@ -324,6 +409,18 @@ func TestMsgpackFeedDecoderRandomClean(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+		m, _ := fd.Decode(raw)
+		for _, b := range m.Blocks {
+			if b.Tagged() {
+				tagged++
+				for _, ts := range b.Tags {
+					tags += len(ts.Tags)
+				}
+			}
+		}
+	}
+	if tagged < 300 || tags < 1000 {
+		t.Errorf("%d tagged blocks with %d tags: the generator no longer covers influxdb_tags", tagged, tags)
 	}
 }
 
@@ -430,6 +527,64 @@ func TestMsgpackFeedDecoderDeclines(t *testing.T) {
 	for name, raw := range cases {
 		if checkFeedDecoder(t, &fd, raw) {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+
+	// Single samples (OCS PR #466) and influxdb_tags (PR #467).
+	classInfo := maps.Clone(info)
+	classInfo["agent_class"] = "A"
+	with := func(info map[string]any, b map[string]any) []byte {
+		b["block_name"] = "b"
+		return ev([]any{[]any{map[string]any{"b": b}, info}}, nil, 5)
+	}
+	tags := func(sets any) map[string]any {
+		return map[string]any{"timestamps": []any{1.5}, "data": map[string]any{"x": []any{1.5}}, "influxdb_tags": sets}
+	}
+	set := map[string]any{"k": int64(1), "_field": "v"}
+	for name, raw := range map[string][]byte{
+		"single":                 with(info, map[string]any{"timestamp": 1.5, "data": map[string]any{"x": 1.5, "y": "s"}}),
+		"single, bad timestamps": with(info, map[string]any{"timestamp": 1.5, "timestamps": "x", "data": map[string]any{"x": 1.5}}),
+		"tags null":              with(info, map[string]any{"timestamps": []any{1.5}, "data": map[string]any{"x": []any{1.5}}, "influxdb_tags": nil}),
+		"tags":                   with(classInfo, tags(map[string]any{"x": set, "other": map[string]any{"_field": true}})),
+		"tags, single":           with(classInfo, map[string]any{"timestamp": int64(2), "data": map[string]any{"x": int64(1)}, "influxdb_tags": map[string]any{"x": set}}),
+	} {
+		if !checkFeedDecoder(t, &fd, raw) {
+			t.Errorf("%s: declined", name)
+		}
+	}
+	for name, raw := range map[string][]byte{
+		"single list value":        with(info, map[string]any{"timestamp": 1.5, "data": map[string]any{"x": []any{1.5}}}),
+		"single mixed values":      with(info, map[string]any{"timestamp": 1.5, "data": map[string]any{"x": 1.5, "y": []any{1.5}}}),
+		"lists mixed values":       with(info, map[string]any{"timestamps": []any{1.5}, "data": map[string]any{"x": []any{1.5}, "y": 1.5}}),
+		"single without field":     with(info, map[string]any{"timestamp": 1.5, "data": map[string]any{}}),
+		"single NaN timestamp":     with(info, map[string]any{"timestamp": math.NaN(), "data": map[string]any{"x": 1.5}}),
+		"single null timestamp":    with(info, map[string]any{"timestamp": nil, "data": map[string]any{"x": 1.5}}),
+		"scalars, no timestamp":    with(info, map[string]any{"timestamps": []any{1.5}, "data": map[string]any{"x": 1.5}}),
+		"bad timestamps only":      with(info, map[string]any{"timestamps": []any{"x"}, "data": map[string]any{"x": []any{1.5}}}),
+		"tags, agent_class null":   with(info, tags(map[string]any{"x": set})),
+		"tags, address without .":  with(map[string]any{"agent_address": "a", "agg_params": map[string]any{}, "feed_name": "f", "record": true, "agent_class": "A"}, tags(map[string]any{"x": set})),
+		"tags a list":              with(classInfo, tags([]any{set})),
+		"tags empty":               with(classInfo, tags(map[string]any{})),
+		"tag set missing":          with(classInfo, tags(map[string]any{"y": set})),
+		"tag set a string":         with(classInfo, tags(map[string]any{"x": "s"})),
+		"no _field":                with(classInfo, tags(map[string]any{"x": map[string]any{"k": "v"}})),
+		"unused set without field": with(classInfo, tags(map[string]any{"x": set, "y": map[string]any{}})),
+		"null _field":              with(classInfo, tags(map[string]any{"x": map[string]any{"_field": nil}})),
+		"null tag":                 with(classInfo, tags(map[string]any{"x": map[string]any{"k": nil, "_field": "v"}})),
+		"list tag":                 with(classInfo, tags(map[string]any{"x": map[string]any{"k": []any{}, "_field": "v"}})),
+		"binary tag":               with(classInfo, tags(map[string]any{"x": map[string]any{"k": rawMsgpack{0xc4, 1, 'x'}, "_field": "v"}})),
+		"NUL string tag":           with(classInfo, tags(map[string]any{"x": map[string]any{"k": "\x00x", "_field": "v"}})),
+		"reserved tag":             with(classInfo, tags(map[string]any{"x": map[string]any{"address_root": "r", "_field": "v"}})),
+		"duplicate tag":            with(classInfo, tags(map[string]any{"x": rawMsgpack{0x83, 0xa1, 'k', 1, 0xa1, 'k', 2, 0xa6, '_', 'f', 'i', 'e', 'l', 'd', 0xa1, 'v'}})),
+		"duplicate _field":         with(classInfo, tags(map[string]any{"x": rawMsgpack{0x82, 0xa6, '_', 'f', 'i', 'e', 'l', 'd', 0xa1, 'v', 0xa6, '_', 'f', 'i', 'e', 'l', 'd', 0xa1, 'w'}})),
+		"duplicate tag set":        with(classInfo, tags(rawMsgpack{0x82, 0xa1, 'x', 0x81, 0xa6, '_', 'f', 'i', 'e', 'l', 'd', 0xa1, 'v', 0xa1, 'x', 0x81, 0xa6, '_', 'f', 'i', 'e', 'l', 'd', 0xa1, 'w'})),
+	} {
+		if checkFeedDecoder(t, &fd, raw) {
+			t.Errorf("%s: accepted", name)
+		}
+		// DecodeEvent reports each (duplicates aside: nexus decides).
+		if _, p, err, _ := genericDecode(raw); p == nil && err == nil && !strings.HasPrefix(name, "duplicate") {
+			t.Errorf("%s: DecodeEvent reports no problem", name)
 		}
 	}
 	// The feed_info above, without its duplicate, is accepted: the case

@@ -7,7 +7,10 @@
 // DecodeEventJSON the same as JSON text (keeping block and field order).
 // Both return a [Message] and, per agent, feed, block and field, the
 // [Problem]s they had to reject; integers stay integers and floats stay
-// floats (ocs-protocol.md §1.1).
+// floats (ocs-protocol.md §1.1). They read the additions of OCS v0.12.1
+// as its publisher does: a block holding one "timestamp" and single
+// values (PR #466) is the one-sample block, and a block's influxdb_tags
+// (PR #467) become its [TagSet]s ([Block.Tagged]).
 //
 // Msgpack WAMP messages: DecodeMsgpackEvent decodes an EVENT into the
 // generic tree nexus's serializer would build (the agents package's

@@ -29,6 +29,19 @@ func checkDecoded(t *testing.T, m feeds.Message, problems []feeds.Problem, err e
 		if n == 0 {
 			t.Errorf("block %q without samples", b.Name)
 		}
+		if _, _, ok := feeds.SplitAgentAddress(m.Info.AgentAddress); b.Tagged() && (m.Info.AgentClass == nil || !ok) {
+			t.Errorf("tagged block %q without agent_class or address_root.instance_id", b.Name)
+		}
+		if b.Tagged() && len(b.Tags) != len(b.Fields) {
+			t.Errorf("block %q: %d tag sets for %d fields", b.Name, len(b.Tags), len(b.Fields))
+		}
+		for _, ts := range b.Tags {
+			for _, tag := range ts.Tags {
+				if tag.Key == feeds.FieldTag || tag.Key == feeds.TagFeed || tag.Key == feeds.TagAddressRoot || tag.Key == feeds.TagInstanceID {
+					t.Errorf("block %q: tag %q", b.Name, tag.Key)
+				}
+			}
+		}
 		for _, ts := range b.Timestamps {
 			if p := ts * 1e9; !(p > -(1<<63) && p < 1<<63) {
 				t.Errorf("block %q: timestamp %v is not a valid InfluxDB time", b.Name, ts)

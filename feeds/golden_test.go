@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -80,13 +81,17 @@ type goldenBlock struct {
 	Name       string        `json:"name"`
 	Timestamps []float64     `json:"timestamps"`
 	Fields     []goldenField `json:"fields"`
+	Tagged     bool          `json:"tagged,omitempty"`
 }
 
 // goldenField lists values as "<kind>:<value>" (floats in Python repr), or
-// "absent" for KindInvalid.
+// "absent" for KindInvalid; in a tagged block, its '_field' and its tags as
+// [key, value] pairs.
 type goldenField struct {
-	Name   string   `json:"name"`
-	Values []string `json:"values"`
+	Name   string      `json:"name"`
+	Values []string    `json:"values"`
+	Key    string      `json:"key,omitempty"`
+	Tags   [][2]string `json:"tags,omitempty"`
 }
 
 func renderValue(v feeds.Value) string {
@@ -119,11 +124,20 @@ func render(m feeds.Message, problems []feeds.Problem, err error) golden {
 		g.Problems = []feeds.Problem{}
 	}
 	for _, b := range m.Blocks {
-		gb := goldenBlock{Name: b.Name, Timestamps: b.Timestamps, Fields: []goldenField{}}
-		for _, f := range b.Fields {
+		gb := goldenBlock{Name: b.Name, Timestamps: b.Timestamps, Fields: []goldenField{}, Tagged: b.Tagged()}
+		if b.Tags != nil && len(b.Tags) != len(b.Fields) {
+			gb.Name += fmt.Sprintf(" (%d tag sets for %d fields)", len(b.Tags), len(b.Fields))
+		}
+		for i, f := range b.Fields {
 			gf := goldenField{Name: f.Name, Values: []string{}}
 			for _, v := range f.Values {
 				gf.Values = append(gf.Values, renderValue(v))
+			}
+			if i < len(b.Tags) {
+				gf.Key = b.Tags[i].Field
+				for _, t := range b.Tags[i].Tags {
+					gf.Tags = append(gf.Tags, [2]string{t.Key, t.Value})
+				}
 			}
 			gb.Fields = append(gb.Fields, gf)
 		}
@@ -141,14 +155,19 @@ func marshal(t *testing.T, g golden) []byte {
 	return append(out, '\n')
 }
 
-// sorted returns g with blocks and fields by name and problems in a fixed
-// order: what DecodeEvent gives for content whose order Go maps lost.
+// sorted returns g with blocks, fields and tags by name and problems in a
+// fixed order: what DecodeEvent gives for content whose order Go maps lost.
 func sorted(g golden) golden {
 	g.Blocks = slices.Clone(g.Blocks)
 	slices.SortStableFunc(g.Blocks, func(a, b goldenBlock) int { return cmp.Compare(a.Name, b.Name) })
 	for i := range g.Blocks {
 		g.Blocks[i].Fields = slices.Clone(g.Blocks[i].Fields)
 		slices.SortStableFunc(g.Blocks[i].Fields, func(a, b goldenField) int { return cmp.Compare(a.Name, b.Name) })
+		for j := range g.Blocks[i].Fields {
+			f := &g.Blocks[i].Fields[j]
+			f.Tags = slices.Clone(f.Tags)
+			slices.SortStableFunc(f.Tags, func(a, b [2]string) int { return cmp.Compare(a[0], b[0]) })
+		}
 	}
 	g.Problems = slices.Clone(g.Problems)
 	slices.SortStableFunc(g.Problems, func(a, b feeds.Problem) int {

@@ -129,6 +129,19 @@ func isObject(v any) bool {
 	return false
 }
 
+// objectLen returns the number of members of object v.
+func objectLen(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		return len(x)
+	case wamp.Dict:
+		return len(x)
+	case *object:
+		return len(x.members)
+	}
+	return 0
+}
+
 // lookup returns the member key of object v.
 func lookup(v any, key string) (any, bool) {
 	switch x := v.(type) {

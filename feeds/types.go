@@ -64,10 +64,38 @@ type Field struct {
 // (Unix seconds). len(Values) of every field equals len(Timestamps) after
 // decoding. Fields keep the order of the message where the decoder could see
 // it (ordered JSON); otherwise they are sorted by name.
+//
+// Tags is nil unless the block carried influxdb_tags (OCS v0.12.1, PR
+// #467); then Tags[i] is the tag set of Fields[i], and each value is
+// written as its own point: measurement = the feed's agent_class, tags
+// feed, address_root and instance_id, then Tags[i].Tags, field key
+// Tags[i].Field. An untagged block (no influxdb_tags, or null, as OCS
+// v0.12.1 agents send when they give none) keeps the older schema: one
+// point per timestamp with every field.
 type Block struct {
 	Name       string
 	Timestamps []float64
 	Fields     []Field
+	Tags       []TagSet
+}
+
+// Tagged reports whether the block carried influxdb_tags (Tags is not nil).
+func (b Block) Tagged() bool { return b.Tags != nil }
+
+// TagSet is the tag set of one field of a tagged block, from the block's
+// influxdb_tags: Field is its '_field' (the InfluxDB field key the field's
+// values are written under), Tags its other tags. Both are converted to
+// text as Python's str() does (an int 1 is "1", True is "True", 0.5 is
+// "0.5"). Tags keep the order of the message where the decoder could see
+// it (ordered JSON); otherwise they are sorted by key.
+type TagSet struct {
+	Field string
+	Tags  []Tag
+}
+
+// Tag is one InfluxDB tag of a field of a tagged block.
+type Tag struct {
+	Key, Value string
 }
 
 // Info is an OCS feed_info: the seven keys every feed event carries next to

@@ -40,7 +40,9 @@ func (i Info) Wire() map[string]any {
 }
 
 // Wire returns the block as OCS encodes it (ocs_feed.Block.encoded):
-// {"block_name": name, "data": {field: [values]}, "timestamps": [t...]}.
+// {"block_name": name, "data": {field: [values]}, "timestamps": [t...]},
+// and for a tagged block "influxdb_tags": {field: {tag: value, ...,
+// "_field": key}} with the tag values as text.
 func (b Block) Wire() map[string]any {
 	ts := make([]any, len(b.Timestamps))
 	for i, t := range b.Timestamps {
@@ -54,7 +56,24 @@ func (b Block) Wire() map[string]any {
 		}
 		data[f.Name] = vals
 	}
-	return map[string]any{"block_name": b.Name, "data": data, "timestamps": ts}
+	w := map[string]any{"block_name": b.Name, "data": data, "timestamps": ts}
+	if b.Tagged() {
+		tags := make(map[string]any, len(b.Fields))
+		for i, f := range b.Fields {
+			var ts TagSet
+			if i < len(b.Tags) {
+				ts = b.Tags[i]
+			}
+			set := make(map[string]any, len(ts.Tags)+1)
+			for _, t := range ts.Tags {
+				set[t.Key] = t.Value
+			}
+			set[FieldTag] = ts.Field
+			tags[f.Name] = set
+		}
+		w["influxdb_tags"] = tags
+	}
+	return w
 }
 
 // Wire returns the recorded feed message: an object mapping each block's
