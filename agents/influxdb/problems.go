@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ocsflux/ocsflux/feeds"
+	"github.com/ocsflux/ocsflux/publisher"
 )
 
 // Bounds of the problem log.
@@ -48,13 +49,18 @@ type problemLog struct {
 	next     time.Time
 }
 
+// Every name kept and logged is cut to 200 bytes (publisher.ShortName):
+// a hostile feed's megabyte field name costs 200 bytes of memory and log.
 func (l *problemLog) addProblem(p feeds.Problem) {
-	k := problemKey{Agent: p.Agent, Feed: p.Feed, Block: p.Block, Field: p.Field, Scope: p.Scope, Reason: p.Reason}
-	l.add(k, p.Count, p.Points, p.String)
+	short := publisher.ShortName
+	k := problemKey{Agent: short(p.Agent), Feed: short(p.Feed), Block: short(p.Block), Field: short(p.Field),
+		Scope: p.Scope, Reason: short(p.Reason)}
+	l.add(k, p.Count, p.Points, func() string { return short(p.String()) })
 }
 
 func (l *problemLog) addBadEvent(topic string, err error) {
-	l.add(problemKey{Topic: topic, Reason: "bad feed event"}, 1, 0, err.Error)
+	l.add(problemKey{Topic: publisher.ShortName(topic), Reason: "bad feed event"}, 1, 0,
+		func() string { return publisher.ShortName(err.Error()) })
 }
 
 // add counts one problem; example is called only for a new entry.
