@@ -435,3 +435,17 @@ func TestVersionFlag(t *testing.T) {
 		t.Errorf("--version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestUnusableSpoolDirExits: a spool directory that cannot be used is an
+// error naming it and exit status 1, before anything is contacted
+// (--on-spool-error exit, the default); record used to end with a false
+// "Failed to connect to InfluxDB" while the agent stayed up.
+func TestUnusableSpoolDirExits(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file, "not a directory")
+	spool := filepath.Join(file, "spool")
+	r := runMain(t, nil, "ocs-docker", "--site-file", ocsLike, "--instance-id", "influxagent", "--spool-dir", spool)
+	if r.code != 1 || !strings.Contains(r.stderr, "spool directory "+spool+" cannot be used") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
