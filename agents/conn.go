@@ -50,13 +50,7 @@ func (a *Agent) dial(ctx context.Context) (*client.Client, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, a.cfg.ResponseTimeout)
 	defer cancel()
-	var p wamp.Peer
-	if ser == serialize.MSGPACK {
-		p, err = connectMsgpack(dctx, u.String(), a.cfg.TLSConfig, nexusLog, keepAlive, a.rawTopics())
-	} else {
-		p, err = transport.ConnectWebsocketPeer(dctx, u.String(), ser, a.cfg.TLSConfig, nexusLog,
-			&transport.WebsocketConfig{KeepAlive: keepAlive})
-	}
+	p, err := connectPeer(dctx, u.String(), ser, a.cfg.TLSConfig, nexusLog, keepAlive, a.rawTopics(), a.log)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", a.cfg.URL, err)
 	}
@@ -72,33 +66,58 @@ func (a *Agent) dial(ctx context.Context) (*client.Client, error) {
 	return c, nil
 }
 
-// msgpackProtocol is the WebSocket subprotocol of WAMP over msgpack.
-const msgpackProtocol = "wamp.2.msgpack"
+// The WebSocket subprotocols of WAMP.
+const (
+	msgpackProtocol = "wamp.2.msgpack"
+	jsonProtocol    = "wamp.2.json"
+	cborProtocol    = "wamp.2.cbor"
+)
 
-// connectMsgpack opens a WAMP WebSocket connection with the msgpack
-// serializer, as transport.ConnectWebsocketPeer does, except that EVENT
-// messages are decoded by feeds.DecodeMsgpackEvent: the same result as
-// nexus's decoder (which still handles every other message, and any event
-// the fast decoder declines) at a third to a quarter of the cost, which
-// matters for a subscriber such as the InfluxDB publisher that receives
-// every feed. The EVENTs of the subscriptions to the raw topics (see
-// rawTopics) are not decoded at all: see eventMsgpack.
-func connectMsgpack(ctx context.Context, u string, tlsConfig *tls.Config, logger *log.Logger, keepAlive time.Duration, raw map[string]bool) (wamp.Peer, error) {
+// connectPeer opens a WAMP WebSocket connection with the serialization
+// ser, as transport.ConnectWebsocketPeer does, except that the serializer
+// passes on the EVENTs it cannot decode, with their error (see
+// undecodable), and that with msgpack EVENT messages are decoded by
+// feeds.DecodeMsgpackEvent: the same result as nexus's decoder (which
+// still handles every other message, and any event the fast decoder
+// declines) at a third to a quarter of the cost, which matters for a
+// subscriber such as the InfluxDB publisher that receives every feed. The
+// EVENTs of the subscriptions to the raw topics (see rawTopics) are not
+// decoded at all: see eventMsgpack. agentLog gets what is dropped.
+func connectPeer(ctx context.Context, u string, ser serialize.Serialization, tlsConfig *tls.Config, logger *log.Logger, keepAlive time.Duration, raw map[string]bool, agentLog *slog.Logger) (wamp.Peer, error) {
+	protocol := msgpackProtocol
+	switch ser {
+	case serialize.JSON:
+		protocol = jsonProtocol
+	case serialize.CBOR:
+		protocol = cborProtocol
+	}
 	d := websocket.Dialer{
-		Subprotocols:    []string{msgpackProtocol},
+		Subprotocols:    []string{protocol},
 		TLSClientConfig: tlsConfig,
 		Proxy:           http.ProxyFromEnvironment,
-		ReadBufferSize:  readBufferSize,
+	}
+	if protocol == msgpackProtocol {
+		d.ReadBufferSize = readBufferSize
 	}
 	conn, rsp, err := d.DialContext(ctx, u, nil)
 	if err != nil {
 		return nil, &transport.WebsocketError{Err: err, Response: rsp}
 	}
-	if conn.Subprotocol() != msgpackProtocol {
+	if conn.Subprotocol() != protocol {
 		_ = conn.Close()
-		return nil, fmt.Errorf("the router did not accept WebSocket subprotocol %s (got %q)", msgpackProtocol, conn.Subprotocol())
+		return nil, fmt.Errorf("the router did not accept WebSocket subprotocol %s (got %q)", protocol, conn.Subprotocol())
 	}
-	return transport.NewWebsocketPeer(&reusingConn{Conn: conn}, newEventMsgpack(raw), websocket.BinaryMessage, logger, keepAlive, 0), nil
+	switch protocol {
+	case jsonProtocol:
+		s := &serialize.JSONSerializer{}
+		return transport.NewWebsocketPeer(conn, &guardedSerializer{s, newUndecodable(s, jsonEventHead, agentLog)},
+			websocket.TextMessage, logger, keepAlive, 0), nil
+	case cborProtocol:
+		s := &serialize.CBORSerializer{}
+		return transport.NewWebsocketPeer(conn, &guardedSerializer{s, newUndecodable(s, cborEventHead, agentLog)},
+			websocket.BinaryMessage, logger, keepAlive, 0), nil
+	}
+	return transport.NewWebsocketPeer(&reusingConn{Conn: conn}, newEventMsgpack(raw, agentLog), websocket.BinaryMessage, logger, keepAlive, 0), nil
 }
 
 // readBufferSize is the WebSocket connection's read buffer: large enough
@@ -155,10 +174,13 @@ func (c *reusingConn) ReadMessage() (int, []byte, error) {
 // EVENTs; a copy of the message rides in Arguments as the single element
 // *rawPayload, which Subscription.onEvent turns into Event.Raw. The copy
 // is needed because reusingConn reuses its buffer; its memory is recycled
-// once the handler returned.
+// once the handler returned. An EVENT nexus cannot decode is passed on
+// with its error (see undecodable), and, for a raw subscription, a copy of
+// the message.
 type eventMsgpack struct {
 	serialize.MessagePackSerializer
 	raw map[string]bool // rawKey of the raw subscriptions; fixed
+	bad *undecodable
 
 	mu      sync.Mutex
 	pending map[wamp.ID]bool // SUBSCRIBE request IDs for raw topics
@@ -167,8 +189,9 @@ type eventMsgpack struct {
 	pool    sync.Pool        // of *rawPayload
 }
 
-func newEventMsgpack(raw map[string]bool) *eventMsgpack {
-	return &eventMsgpack{raw: raw, pending: map[wamp.ID]bool{}, rawSubs: map[wamp.ID]bool{}}
+func newEventMsgpack(raw map[string]bool, log *slog.Logger) *eventMsgpack {
+	return &eventMsgpack{raw: raw, bad: newUndecodable(&serialize.MessagePackSerializer{}, msgpackEventHead, log),
+		pending: map[wamp.ID]bool{}, rawSubs: map[wamp.ID]bool{}}
 }
 
 // rawPayload is a copy of one raw EVENT message (see eventMsgpack).
@@ -215,6 +238,16 @@ func (s *eventMsgpack) Deserialize(data []byte) (wamp.Message, error) {
 		return ev, nil
 	}
 	msg, err := s.MessagePackSerializer.Deserialize(data)
+	if err != nil {
+		ev := s.bad.event(data, err)
+		if ev == nil {
+			return nil, err
+		}
+		if s.rawSubs[ev.Subscription] {
+			ev.Arguments[0].(*badPayload).raw = s.copy(data)
+		}
+		return ev, nil
+	}
 	if sub, ok := msg.(*wamp.Subscribed); ok && len(s.raw) > 0 {
 		s.mu.Lock()
 		if s.pending[sub.Request] {
@@ -241,13 +274,18 @@ func (s *eventMsgpack) rawEvent(data []byte) *wamp.Event {
 	if _, ppt := ev.Details[wamp.OptPPTScheme]; ppt {
 		return nil
 	}
+	ev.Arguments = wamp.List{s.copy(data)}
+	return ev
+}
+
+// copy returns a copy of data in a *rawPayload from the pool.
+func (s *eventMsgpack) copy(data []byte) *rawPayload {
 	p, _ := s.pool.Get().(*rawPayload)
 	if p == nil {
 		p = &rawPayload{pool: &s.pool}
 	}
 	p.data = append(p.data[:0], data...)
-	ev.Arguments = wamp.List{p}
-	return ev
+	return p
 }
 
 // The guarded peer's queues (see wampguard): recvQueue received messages

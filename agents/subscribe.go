@@ -39,6 +39,11 @@ type Event struct {
 	// Args and Kwargs are then nil until DecodeRaw decodes it. Raw is
 	// valid only while the handler runs: its memory is reused after.
 	Raw []byte
+	// Err is set for an event the connection could not decode (a value
+	// nested deeper than the decoder allows, ...): it names the topic and
+	// the problem; Args, Kwargs and Raw are nil (Details and Topic are
+	// there). A handler checks it first.
+	Err error
 
 	raw *rawPayload // Raw's memory, released after the handler
 }
@@ -46,8 +51,12 @@ type Event struct {
 // DecodeRaw decodes Raw into Args and Kwargs as the connection's
 // serializer would have, for a handler that cannot use Raw as it is; it
 // does nothing when Raw is nil. An error means the message is not a
-// well-formed EVENT (the serializer would have dropped it).
+// well-formed EVENT (the serializer could not have decoded it either). It
+// returns Err when that is set.
 func (e *Event) DecodeRaw() error {
+	if e.Err != nil {
+		return e.Err
+	}
 	if e.Raw == nil {
 		return nil
 	}
@@ -74,7 +83,8 @@ type SubscribeOption func(*Subscription)
 // that decodes the payload itself saves the generic decoding. On JSON and
 // CBOR connections, and for the events that arrive before the
 // subscription is confirmed or that ask for payload passthru, events
-// arrive decoded as without the option (Raw nil).
+// arrive decoded as without the option (Raw nil); an event the connection
+// could not decode arrives with Event.Err.
 func RawMsgpack() SubscribeOption {
 	return func(s *Subscription) { s.raw = true }
 }
@@ -191,7 +201,8 @@ func (s *Subscription) onEvent(ev *wamp.Event) {
 	}
 	e := &Event{Topic: topic, Args: ev.Arguments, Kwargs: ev.ArgumentsKw, Details: ev.Details}
 	if len(ev.Arguments) == 1 {
-		if p, ok := ev.Arguments[0].(*rawPayload); ok {
+		switch p := ev.Arguments[0].(type) {
+		case *rawPayload:
 			e.Args, e.Raw, e.raw = nil, p.data, p
 			if !s.raw { // cannot happen: only raw subscriptions get them
 				err := e.DecodeRaw()
@@ -201,6 +212,11 @@ func (s *Subscription) onEvent(ev *wamp.Event) {
 					s.a.log.Warn("cannot decode event", "topic", s.topic, "err", err)
 					return
 				}
+			}
+		case *badPayload: // see undecodable
+			e.Args, e.Err = nil, fmt.Errorf("decode event on %s: %w", topic, p.err)
+			if p.raw != nil {
+				p.raw.release()
 			}
 		}
 	}

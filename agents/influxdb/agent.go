@@ -221,6 +221,10 @@ func (a *Agent) onEvent(ev *agents.Event) {
 		a.ignored.Add(1)
 		return
 	}
+	if ev.Err != nil { // the connection could not decode it (e.g. nested too deep)
+		rec.badEvent(ev.Topic, ev.Err)
+		return
+	}
 	if ev.Raw != nil {
 		if msg, ok := a.decodeRaw(ev.Raw); ok {
 			if msg.Info.Recordable() {
