@@ -16,6 +16,14 @@ type feedLimit struct {
 	expiry time.Duration
 }
 
+// shortKey is the key of a feed's counters: its names cut by ShortName, so
+// that an entry takes at most about 500 bytes however long the names a
+// client publishes (feeds whose names differ only beyond 200 bytes share
+// their counters).
+func shortKey(agent, feed string) feedKey {
+	return feedKey{ShortName(agent), ShortName(feed)}
+}
+
 // makeRoom makes room for one more entry in m when it is full: it removes
 // the least recently active tenth of the entries (at least one), folding
 // each into fold, so that a flood of new feeds costs O(log n) per feed.

@@ -88,11 +88,12 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 	defer in.mu.Unlock()
 	in.received += n
 	now := time.Now()
-	f := in.feeds[feedKey{agent, feed}]
+	key := shortKey(agent, feed)
+	f := in.feeds[key]
 	if f == nil {
 		makeRoom(in.feeds, in.limit, (*intakeFeed).active, in.fold)
 		f = &intakeFeed{}
-		in.feeds[feedKey{agent, feed}] = f
+		in.feeds[key] = f
 	}
 	f.received += n
 	f.last = now
@@ -101,7 +102,7 @@ func (in *intake) enqueue(m *feeds.Message) bool {
 		return false
 	}
 	c := newChunk(agent, feed, n)
-	c.share = in.shareOf(agent, now)
+	c.share = in.shareOf(key.agent, now)
 	in.enc.Reset(m)
 	for {
 		before := len(c.buf)

@@ -179,12 +179,13 @@ type feedStat struct {
 }
 
 func (p *Output) feedStatLocked(agent, feed string) *feedStat {
-	if fs, ok := p.feeds[feedKey{agent, feed}]; ok {
+	key := shortKey(agent, feed)
+	if fs, ok := p.feeds[key]; ok {
 		return fs
 	}
 	makeRoom(p.feeds, p.limit, (*feedStat).active, p.foldLocked)
-	fs := &feedStat{agent: agent, feed: feed}
-	p.feeds[feedKey{agent, feed}] = fs
+	fs := &feedStat{agent: key.agent, feed: key.feed}
+	p.feeds[key] = fs
 	return fs
 }
 
