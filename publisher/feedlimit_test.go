@@ -2,6 +2,7 @@ package publisher_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/ocsflux/ocsflux/feeds"
@@ -42,14 +43,8 @@ func TestFeedsBounded(t *testing.T) {
 			received, st.OtherFeeds.Received, st.FoldedFeeds, n, n-cfg.MaxFeeds)
 	}
 	// The most recent feeds keep their entries.
-	last := st.Feeds[len(st.Feeds)-1]
-	if found := false; !found {
-		for _, fs := range st.Feeds {
-			found = found || fs.Feed == fmt.Sprintf("feed%d", n-1)
-		}
-		if !found {
-			t.Errorf("the last feed published has no entry; last entry %+v", last)
-		}
+	if !slices.ContainsFunc(st.Feeds, func(fs publisher.FeedStats) bool { return fs.Feed == fmt.Sprintf("feed%d", n-1) }) {
+		t.Errorf("the last feed published has no entry: %+v", st.Feeds)
 	}
 }
 
