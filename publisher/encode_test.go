@@ -110,13 +110,7 @@ func TestTimestampConversion(t *testing.T) {
 func TestRejects(t *testing.T) {
 	long := strings.Repeat("x", publisher.MaxStringLen+1)
 	okString := strings.Repeat("y", publisher.MaxStringLen)
-	cases := []struct {
-		name    string
-		m       *feeds.Message
-		proto   publisher.Protocol
-		want    string
-		rejects []publisher.Reject
-	}{
+	cases := []rejectCase{
 		{
 			name: "nan and inf dropped per field",
 			m: msg("a", "f", []float64{1, 2, 3},
@@ -236,18 +230,34 @@ func TestRejects(t *testing.T) {
 		},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var got []publisher.Reject
-			enc := publisher.Encoder{Protocol: c.proto, OnReject: func(r publisher.Reject) { got = append(got, r) }}
-			out, _ := enc.AppendMessage(nil, c.m)
-			if string(out) != c.want {
-				t.Errorf("body\n got: %q\nwant: %q", out, c.want)
-			}
-			if !reflect.DeepEqual(got, c.rejects) {
-				t.Errorf("rejects\n got: %+v\nwant: %+v", got, c.rejects)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { c.check(t) })
 	}
+}
+
+// rejectCase is a message, what the encoder must write of it and the
+// rejections it must report.
+type rejectCase struct {
+	name    string
+	m       *feeds.Message
+	proto   publisher.Protocol
+	want    string
+	rejects []publisher.Reject
+}
+
+// check encodes c.m and compares the body and the rejections; it returns
+// the rejections and the number of lines.
+func (c rejectCase) check(t *testing.T) ([]publisher.Reject, int) {
+	t.Helper()
+	var got []publisher.Reject
+	enc := publisher.Encoder{Protocol: c.proto, OnReject: func(r publisher.Reject) { got = append(got, r) }}
+	out, n := enc.AppendMessage(nil, c.m)
+	if string(out) != c.want {
+		t.Errorf("body\n got: %q\nwant: %q", out, c.want)
+	}
+	if !reflect.DeepEqual(got, c.rejects) {
+		t.Errorf("rejects\n got: %+v\nwant: %+v", got, c.rejects)
+	}
+	return got, n
 }
 
 // TestEscaping checks that names and strings with every special character
@@ -860,13 +870,7 @@ func tfield(name, key string, tags []string, vals ...feeds.Value) tfieldSet {
 // point lost (ReasonNoFields) and the counts add up to samples.
 func TestTaggedRejects(t *testing.T) {
 	const pre = "C,feed=f,address_root=obs,instance_id=a"
-	cases := []struct {
-		name    string
-		m       *feeds.Message
-		proto   publisher.Protocol
-		want    string
-		rejects []publisher.Reject
-	}{
+	cases := []rejectCase{
 		{
 			name: "values and absent values",
 			m: taggedMsg("obs.a", "C", "f", []float64{1, 2},
@@ -967,15 +971,7 @@ func TestTaggedRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var got []publisher.Reject
-			enc := publisher.Encoder{Protocol: c.proto, OnReject: func(r publisher.Reject) { got = append(got, r) }}
-			out, n := enc.AppendMessage(nil, c.m)
-			if string(out) != c.want {
-				t.Errorf("body\n got: %q\nwant: %q", out, c.want)
-			}
-			if !reflect.DeepEqual(got, c.rejects) {
-				t.Errorf("rejects\n got: %+v\nwant: %+v", got, c.rejects)
-			}
+			got, n := c.check(t)
 			// Every point is written or rejected once: lines plus point
 			// rejections are the message's points (values of a tagged
 			// block, samples of an untagged one).

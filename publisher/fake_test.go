@@ -1,7 +1,6 @@
 package publisher_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"go.uber.org/goleak"
 
+	"github.com/ocsflux/ocsflux/internal/proc"
 	"github.com/ocsflux/ocsflux/publisher"
 )
 
@@ -217,37 +217,18 @@ func testConfig(f *fakeInflux) publisher.Config {
 	return cfg
 }
 
-// logBuffer collects the publisher's logs; they are printed if the test
-// fails.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // running is a publisher whose Run goroutine the test owns.
 type running struct {
 	*publisher.Publisher
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuffer
+	logs   *proc.Output
 }
 
 // start creates a publisher and runs it until the test ends (or stop).
 func start(t *testing.T, cfg publisher.Config) *running {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &proc.Output{} // printed if the test fails
 	p, err := publisher.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

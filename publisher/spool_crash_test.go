@@ -16,6 +16,7 @@ import (
 
 	"github.com/ocsflux/ocsflux/feeds"
 	"github.com/ocsflux/ocsflux/internal/influxtest"
+	"github.com/ocsflux/ocsflux/internal/proc"
 	"github.com/ocsflux/ocsflux/publisher"
 )
 
@@ -102,7 +103,7 @@ func TestInfluxCrashLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	childLog := &logBuffer{}
+	childLog := &proc.Output{}
 	cmd.Stderr = childLog
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocsflux/ocsflux/internal/proc"
 	"github.com/ocsflux/ocsflux/publisher"
 )
 
@@ -28,9 +29,9 @@ func spoolBatch(m string, from, n int) publisher.SpoolBatch {
 
 // openSpool opens a spool in dir, closed at the end of the test, with its
 // logs in the returned buffer.
-func openSpool(t *testing.T, cfg publisher.SpoolConfig) (*publisher.Spool, *logBuffer) {
+func openSpool(t *testing.T, cfg publisher.SpoolConfig) (*publisher.Spool, *proc.Output) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &proc.Output{}
 	s, err := publisher.OpenSpool(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
