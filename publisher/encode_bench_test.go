@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -42,19 +41,6 @@ func fakeDataMessage(points, channels int) *feeds.Message {
 		}
 	}
 	return msg("observatory.fake-data1", "false_temperatures", ts, fs...)
-}
-
-// instrumentMessage is a batch of readings with 4 decimals around 12.3,
-// e.g. 12.3457, as agents publish values parsed from an instrument's text
-// reply.
-func instrumentMessage(points, channels int) *feeds.Message {
-	m := fakeDataMessage(points, channels)
-	for c := range m.Blocks[0].Fields {
-		for i, v := range m.Blocks[0].Fields[c].Values {
-			m.Blocks[0].Fields[c].Values[i] = feeds.Float(math.Round((v.F*100+2.3)*1e4) / 1e4)
-		}
-	}
-	return m
 }
 
 func reportPoints(b *testing.B, points int) {

@@ -121,8 +121,6 @@ func (l *rejectLog) add(r Reject) {
 	l.pending[k] += r.Count
 }
 
-func (l *rejectLog) empty() bool { return len(l.pending) == 0 }
-
 // take returns the aggregated rejections, sorted, and starts a new interval.
 func (l *rejectLog) take() []Reject {
 	if len(l.pending) == 0 {
