@@ -188,6 +188,21 @@ func checkStatsSchema(t *testing.T, srv *influxtest.Server, db string) {
 	}
 	q := fmt.Sprintf(`SELECT max("points_written"), max("batches_written"), max("bytes_sent") FROM %q WHERE "feed" = '%s'`,
 		influxAddr, influxdb.StatsFeed)
+	// A sample taken before the first write was counted holds zeros (the
+	// publisher counts a write when its reply is handled, which can come
+	// after the points are queryable): wait for one taken after.
+	waitFor(t, 10*time.Second, "a stats sample counting the writes", func() bool {
+		rows, err := srv.QueryRowsErr(t.Context(), db, q)
+		if err != nil || len(rows) != 1 || len(rows[0].Values) != 1 {
+			return false
+		}
+		for _, v := range rows[0].Values[0][1:] {
+			if n, _ := asInt(v); n <= 0 {
+				return false
+			}
+		}
+		return true
+	})
 	rows := queryRows(t, srv, db, q)
 	if len(rows) != 1 || len(rows[0].Values) != 1 {
 		t.Fatalf("%s: %v", q, rows)
