@@ -8,6 +8,10 @@
 #               InfluxDB (a throwaway influxd when none answers), for
 #               $(DURATION) (0: until Ctrl-C)
 #
+# TESTFLAGS runs one package at a time (-p 1): most packages start their own
+# servers, and two packages' servers at once on a 2-core machine starve each
+# other's waits.
+#
 # The tests run a real InfluxDB 1.x (Debian package influxdb), a real
 # VictoriaMetrics (Debian package victoria-metrics) and a real
 # autobahn-python client (Debian package python3-autobahn, for Debian's
@@ -19,7 +23,7 @@ GO        ?= go
 PYTHON    ?= /usr/bin/python3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-TESTFLAGS ?= -race -timeout 30m
+TESTFLAGS ?= -race -p 1 -timeout 30m
 DURATION  ?= 60s
 INFLUX_URL ?= http://127.0.0.1:8086
 
